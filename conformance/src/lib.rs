@@ -1,0 +1,1 @@
+//! Conformance: the KrakenD CE spec runner and mock backend, and the image checks.

@@ -1,0 +1,2 @@
+//! The image's ENTRYPOINT shim.
+fn main() {}
