@@ -1,10 +1,607 @@
-//! `cargo xtask bench`.
+//! `cargo xtask bench`: Cephalo beside nginx, HAProxy and Caddy, and beside the backend
+//! reached directly, under the same load generator and CPU pinning (method:
+//! `../shared/docs/benchmarks.md`). Writes `report.md`, `report.json` and `report.svg`
+//! under `<target>/bench/`.
+//!
+//! | module | one job |
+//! | --- | --- |
+//! | `tools` | install the peers and load generators when missing; release builds |
+//! | `process` | pinned child processes that always stop; RSS and CPU from `/proc` |
+//! | `probe` | a tiny HTTP/1.1 client for readiness checks |
+//! | `contenders` | render the peers' and the gateway's configs from `bench/`, start them |
+//! | `loadgen` | run and parse wrk (peak) and oha (fixed rate) |
+//! | `startup` | process and container start-up to the first 200 |
+//! | `model` | the report's data (`report.json`) |
+//! | `analysis` | ratios, client-bound flags, targets |
+//! | `report`, `plot` | `report.md`, `report.svg` |
+
+mod analysis;
+mod contenders;
+mod loadgen;
+mod model;
+mod plot;
+mod probe;
+mod process;
+mod report;
+mod startup;
+mod tools;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::project;
+use analysis::{AGGREGATE, CONNECTIONS, LATENCY, PROXY_JSON, PROXY_NOOP, SCENARIOS, STARTUP};
+use contenders::{Contender, Setup};
+use loadgen::{Oha, Wrk};
+use model::{Load, Machine, Report, Run};
+use process::Running;
+
+/// The load generator's CPU, and the CPU every server shares.
+const CLIENT_CPU: &str = "0";
+const SERVER_CPU: &str = "1";
 
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Short runs (2 s each, fastrelease build): a smoke test that stays under 2 minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Run one scenario only.
+    #[arg(long, value_name = "SCENARIO", value_parser = SCENARIOS)]
+    only: Option<String>,
+    /// Benchmark this gateway binary instead of building one.
+    #[arg(long, value_name = "PATH")]
+    gateway_bin: Option<PathBuf>,
+    /// Seconds per load run (default 10, or 2 with --quick; at most 20).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=20))]
+    duration: Option<u64>,
+    /// Keep-alive connections of the peak-throughput runs.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Do not install missing peers or load generators.
+    #[arg(long)]
+    no_install: bool,
+}
+
+/// Everything a scenario needs while it runs.
+struct Bench {
+    setup: Setup,
+    backend: Running,
+    backend_port: u16,
+    wrk_script: PathBuf,
+    duration: Duration,
+    warmup: Duration,
+    connections: u32,
+    has_oha: bool,
+    /// Contenders that cannot run, with the reason.
+    unavailable: Vec<(Contender, String)>,
+    runs: Vec<Run>,
+}
 
 /// Runs the task.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("cargo xtask bench is not implemented yet")
+pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let out_dir = project::target_dir().join("bench");
+    let work = out_dir.join("work");
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("cleaning {}", work.display()))?;
+    }
+    std::fs::create_dir_all(&work)?;
+
+    let mut report = Report {
+        schema: 1,
+        version: project::version().into(),
+        commit: project::commit().unwrap_or_else(|_| "unknown".into()),
+        date: utc_now(),
+        quick: args.quick,
+        machine: machine(),
+        ..Report::default()
+    };
+    if report.machine.cpus < 2 {
+        report.notes.push(
+            "fewer than 2 CPUs: client and servers share a core; figures are not comparable".into(),
+        );
+    }
+    if !args.no_install {
+        tools::ensure_installed(&mut report.notes);
+    }
+    report.tools = tools::versions();
+    raise_open_files_limit(&mut report.notes);
+
+    let profile = if args.quick { "fastrelease" } else { "release" };
+    let backend_bin = tools::build("conformance", "bench-backend", profile)?;
+    let mut unavailable = Vec::new();
+    let gateway_bin = match args.gateway_bin.clone() {
+        Some(path) => Some(path),
+        None => match tools::build("gateway", "krakend", profile) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                unavailable.push((Contender::Cephalo, format!("not available: {error:#}")));
+                None
+            }
+        },
+    };
+    for contender in [Contender::Nginx, Contender::Haproxy, Contender::Caddy] {
+        if tools::which(contender.name()).is_none() {
+            unavailable.push((
+                contender,
+                format!("not available: {} is not installed", contender.name()),
+            ));
+        }
+    }
+
+    let setup = Setup {
+        dir: work.clone(),
+        backend_bin,
+        gateway_bin,
+        server_cpu: SERVER_CPU.into(),
+    };
+    let (backend, backend_port) = setup.start_backend()?;
+    let wrk_script = work.join("wrk-report.lua");
+    std::fs::write(&wrk_script, loadgen::WRK_SCRIPT)?;
+    let duration = Duration::from_secs(args.duration.unwrap_or(if args.quick { 2 } else { 10 }));
+    let mut bench = Bench {
+        setup,
+        backend,
+        backend_port,
+        wrk_script,
+        duration,
+        warmup: if args.quick {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(1)
+        },
+        connections: args.connections,
+        has_oha: tools::which("oha").is_some(),
+        unavailable,
+        runs: Vec::new(),
+    };
+    if !bench.has_oha {
+        report
+            .notes
+            .push("oha is missing: fixed-rate latency runs are skipped".into());
+    }
+    bench.check_gateway();
+
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
+    if wanted(PROXY_NOOP) {
+        for contender in [
+            Contender::Direct,
+            Contender::Cephalo,
+            Contender::Nginx,
+            Contender::Haproxy,
+            Contender::Caddy,
+        ] {
+            bench.peak(
+                PROXY_NOOP,
+                contender,
+                path(PROXY_NOOP, contender),
+                bench.connections,
+            );
+        }
+    }
+    if wanted(PROXY_JSON) {
+        for contender in [Contender::Direct, Contender::Cephalo] {
+            bench.peak(
+                PROXY_JSON,
+                contender,
+                path(PROXY_JSON, contender),
+                bench.connections,
+            );
+        }
+    }
+    if wanted(AGGREGATE) {
+        bench.peak(AGGREGATE, Contender::Direct, "/a", bench.connections);
+        bench.peak(
+            AGGREGATE,
+            Contender::Cephalo,
+            "/aggregate",
+            bench.connections,
+        );
+        // Latency at a light fixed rate: the gateway beside each of its three backends.
+        for (contender, path) in [
+            (Contender::Direct, "/a"),
+            (Contender::Direct, "/b"),
+            (Contender::Direct, "/c"),
+            (Contender::Cephalo, "/aggregate"),
+        ] {
+            bench.fixed_rate(AGGREGATE, contender, path, 1000.0, 16);
+        }
+    }
+    if wanted(LATENCY) {
+        let rate = bench.half_of_gateway_peak();
+        for contender in [
+            Contender::Direct,
+            Contender::Cephalo,
+            Contender::Nginx,
+            Contender::Haproxy,
+            Contender::Caddy,
+        ] {
+            bench.fixed_rate(
+                LATENCY,
+                contender,
+                path(LATENCY, contender),
+                rate,
+                bench.connections,
+            );
+        }
+    }
+    if wanted(CONNECTIONS) {
+        for contender in [
+            Contender::Direct,
+            Contender::Cephalo,
+            Contender::Nginx,
+            Contender::Haproxy,
+            Contender::Caddy,
+        ] {
+            bench.peak(CONNECTIONS, contender, path(CONNECTIONS, contender), 1000);
+        }
+    }
+    if wanted(STARTUP) {
+        let starts = if args.quick { 3 } else { 10 };
+        for contender in Contender::PROXIES {
+            if let Some(reason) = bench.unavailable_reason(contender) {
+                let note = Some(reason.to_string());
+                report.startups.push(model::Startup {
+                    contender,
+                    kind: "process".into(),
+                    samples_ms: vec![],
+                    idle_rss_kib: None,
+                    note,
+                });
+                continue;
+            }
+            eprintln!("bench: [startup] {contender} x{starts}");
+            report.startups.push(startup::process(
+                &bench.setup,
+                contender,
+                (&bench.backend, bench.backend_port),
+                starts,
+            ));
+        }
+        let image = format!("cephalo:{}", project::version());
+        eprintln!("bench: [startup] container {image}");
+        let container = startup::container(
+            &bench.setup,
+            &image,
+            bench.backend_port,
+            if args.quick { 1 } else { 3 },
+        );
+        if let Some(note) = &container.note {
+            report.notes.push(format!("container start-up {note}"));
+        }
+        report.startups.push(container);
+    }
+
+    report.runs = std::mem::take(&mut bench.runs);
+    drop(bench); // Stops the backend.
+    analysis::analyse(&mut report);
+    write_outputs(&report, &out_dir)?;
+    eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The request path of a contender in a scenario.
+fn path(scenario: &str, contender: Contender) -> &'static str {
+    match (scenario, contender) {
+        (PROXY_JSON, Contender::Cephalo) => "/json",
+        (_, Contender::Cephalo) => "/noop",
+        _ => "/",
+    }
+}
+
+impl Bench {
+    fn unavailable_reason(&self, contender: Contender) -> Option<&str> {
+        self.unavailable
+            .iter()
+            .find(|(c, _)| *c == contender)
+            .map(|(_, reason)| reason.as_str())
+    }
+
+    /// The gateway takes part only when it answers `/__health` and proxies `/noop`.
+    fn check_gateway(&mut self) {
+        if self.unavailable_reason(Contender::Cephalo).is_some() {
+            return;
+        }
+        let verdict = self
+            .setup
+            .start(Contender::Cephalo, (&self.backend, self.backend_port))
+            .and_then(|server| {
+                let answer = probe::get(server.port, "/noop", Duration::from_secs(2))?;
+                anyhow::ensure!(answer.status == 200, "GET /noop answered {}", answer.status);
+                Ok(())
+            });
+        if let Err(error) = verdict {
+            let reason = format!(
+                "not available: {}",
+                error.to_string().lines().next().unwrap_or_default()
+            );
+            eprintln!("bench: cephalo {reason}");
+            self.unavailable.push((Contender::Cephalo, reason));
+        }
+    }
+
+    /// Starts a contender, checks that `path` answers 200, and runs `measure` against it.
+    fn with_server(
+        &mut self,
+        scenario: &str,
+        contender: Contender,
+        path: &str,
+        load: Load,
+        measure: impl FnOnce(&Self, &str) -> Result<(loadgen::LoadResult, Option<f64>)>,
+    ) {
+        let mut run = Run {
+            scenario: scenario.into(),
+            contender,
+            path: path.into(),
+            load,
+            result: None,
+            client_cpu: None,
+            peak_rss_kib: None,
+            note: None,
+        };
+        if let Some(reason) = self.unavailable_reason(contender) {
+            run.note = Some(reason.into());
+            eprintln!("bench: [{scenario}] {contender}: {reason}");
+            self.runs.push(run);
+            return;
+        }
+        let outcome = (|| -> Result<()> {
+            // A fresh process per run, so each peak RSS belongs to that run alone.
+            let server = self
+                .setup
+                .start(contender, (&self.backend, self.backend_port))?;
+            let answer = probe::get(server.port, path, Duration::from_secs(2))?;
+            anyhow::ensure!(
+                answer.status == 200,
+                "GET {path} answered {}",
+                answer.status
+            );
+            let url = format!("http://127.0.0.1:{}{path}", server.port);
+            let (result, cpu) = measure(self, &url)?;
+            run.peak_rss_kib = process::tree_kib(server.pid(&self.backend), "VmHWM");
+            run.client_cpu = cpu;
+            eprintln!(
+                "bench: [{scenario}] {contender} {path}: {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
+                result.rps, result.p50_us, result.p99_us, result.errors
+            );
+            if let Load::FixedRate { rate, .. } = run.load {
+                if result.rps < rate * 0.95 {
+                    run.note = Some(format!(
+                        "offered {rate:.0} req/s, achieved {:.0}: saturated",
+                        result.rps
+                    ));
+                }
+            }
+            run.result = Some(result);
+            Ok(())
+        })();
+        if let Err(error) = outcome {
+            eprintln!("bench: [{scenario}] {contender}: failed: {error:#}");
+            run.note = Some(format!(
+                "failed: {}",
+                format!("{error:#}").lines().next().unwrap_or_default()
+            ));
+        }
+        self.runs.push(run);
+    }
+
+    /// A closed-loop wrk run (after a warm-up) against a fresh contender.
+    fn peak(&mut self, scenario: &str, contender: Contender, path: &str, connections: u32) {
+        self.with_server(
+            scenario,
+            contender,
+            path,
+            Load::Peak { connections },
+            |bench, url| {
+                let wrk = |duration| Wrk {
+                    cpu: CLIENT_CPU,
+                    script: &bench.wrk_script,
+                    connections,
+                    duration,
+                };
+                if !bench.warmup.is_zero() {
+                    wrk(bench.warmup).run(url)?;
+                }
+                wrk(bench.duration).run(url)
+            },
+        );
+    }
+
+    /// A fixed-rate oha run against a fresh contender.
+    fn fixed_rate(
+        &mut self,
+        scenario: &str,
+        contender: Contender,
+        path: &str,
+        rate: f64,
+        connections: u32,
+    ) {
+        if !self.has_oha {
+            return;
+        }
+        self.with_server(
+            scenario,
+            contender,
+            path,
+            Load::FixedRate { connections, rate },
+            |bench, url| {
+                if !bench.warmup.is_zero() {
+                    let wrk = Wrk {
+                        cpu: CLIENT_CPU,
+                        script: &bench.wrk_script,
+                        connections,
+                        duration: bench.warmup,
+                    };
+                    wrk.run(url)?;
+                }
+                Oha {
+                    cpu: CLIENT_CPU,
+                    connections,
+                    rate,
+                    duration: bench.duration,
+                }
+                .run(url)
+            },
+        );
+    }
+
+    /// Half of Cephalo's no-op peak (nginx's, then direct's, when Cephalo is not available),
+    /// measured in this run or, when that scenario was not run, by a short peak probe.
+    fn half_of_gateway_peak(&mut self) -> f64 {
+        let measured = |runs: &[Run], c: Contender| {
+            runs.iter()
+                .filter(|r| r.scenario == PROXY_NOOP && r.contender == c)
+                .find_map(|r| r.result.as_ref().map(|x| x.rps))
+        };
+        for contender in [Contender::Cephalo, Contender::Nginx, Contender::Direct] {
+            if let Some(rps) = measured(&self.runs, contender) {
+                return rps / 2.0;
+            }
+            if self.unavailable_reason(contender).is_some() {
+                continue;
+            }
+            let before = self.runs.len();
+            self.peak(
+                PROXY_NOOP,
+                contender,
+                path(PROXY_NOOP, contender),
+                self.connections,
+            );
+            if let Some(rps) = self.runs[before..]
+                .iter()
+                .find_map(|r| r.result.as_ref().map(|x| x.rps))
+            {
+                return rps / 2.0;
+            }
+        }
+        1000.0
+    }
+}
+
+fn write_outputs(report: &Report, out_dir: &std::path::Path) -> Result<()> {
+    let json_path = out_dir.join("report.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(report)? + "\n")?;
+    let svg_path = out_dir.join("report.svg");
+    if !plot::write_svg(report, &svg_path)? {
+        let _ = std::fs::remove_file(&svg_path);
+    }
+    let md_path = out_dir.join("report.md");
+    std::fs::write(&md_path, report::markdown(report))?;
+    for target in &report.targets {
+        eprintln!(
+            "bench: target {}: {:?} ({:?})",
+            target.name, target.verdict, target.value
+        );
+    }
+    eprintln!(
+        "bench: wrote {}, {} and {}",
+        md_path.display(),
+        json_path.display(),
+        svg_path.display()
+    );
+    Ok(())
+}
+
+/// wrk -c 1000 and the contenders need more than the usual 1,024 descriptors.
+fn raise_open_files_limit(notes: &mut Vec<String>) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let wanted = 16_384u64;
+    if limit.current.is_some_and(|c| c >= wanted) {
+        return;
+    }
+    let maximum = limit.maximum;
+    let current = Some(maximum.map_or(wanted, |m| m.min(wanted)));
+    if setrlimit(Resource::Nofile, Rlimit { current, maximum }).is_err() || current < Some(2_100) {
+        notes.push(
+            "could not raise the open-files limit: the 1,000-connection runs may fail".into(),
+        );
+    }
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model,
+        kernel,
+        load_average,
+        client_cpu: CLIENT_CPU.into(),
+        server_cpu: SERVER_CPU.into(),
+    }
+}
+
+/// The current UTC time as RFC 3339 (seconds), without a date crate.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+
+    #[test]
+    fn paths_per_scenario() {
+        assert_eq!(path(PROXY_NOOP, Contender::Cephalo), "/noop");
+        assert_eq!(path(PROXY_JSON, Contender::Cephalo), "/json");
+        assert_eq!(path(CONNECTIONS, Contender::Nginx), "/");
+        assert_eq!(path(LATENCY, Contender::Direct), "/");
+    }
+
+    #[test]
+    fn machine_facts_are_read() {
+        let m = machine();
+        assert!(m.cpus >= 1);
+        assert!(!m.kernel.is_empty());
+    }
 }
