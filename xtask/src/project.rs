@@ -48,7 +48,10 @@ pub fn commit() -> Result<String> {
 #[allow(dead_code)]
 pub fn commit_time() -> Result<i64> {
     if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {
-        return epoch.trim().parse().context("SOURCE_DATE_EPOCH is not an integer");
+        return epoch
+            .trim()
+            .parse()
+            .context("SOURCE_DATE_EPOCH is not an integer");
     }
     git(&["log", "-1", "--format=%ct", "HEAD"])?
         .parse()
@@ -62,7 +65,11 @@ fn git(args: &[&str]) -> Result<String> {
         .output()
         .context("running git")?;
     if !out.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8(out.stdout)?.trim().to_string())
 }
