@@ -54,12 +54,18 @@ pub struct Args {
     /// Benchmark this gateway binary instead of building one.
     #[arg(long, value_name = "PATH")]
     gateway_bin: Option<PathBuf>,
-    /// Seconds per load run (default 10, or 2 with --quick; at most 20).
+    /// Rounds of each scenario, interleaving the contenders (default 3, or 1 with --quick).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=9))]
+    rounds: Option<u32>,
+    /// Seconds per load run (default 8, or 2 with --quick; at most 20).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=20))]
     duration: Option<u64>,
     /// Keep-alive connections of the peak-throughput runs.
     #[arg(long, default_value_t = 64)]
     connections: u32,
+    /// Re-write report.md and report.svg from an existing report.json; runs nothing.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["quick", "only", "gateway_bin"])]
+    from_json: Option<PathBuf>,
     /// Do not install missing peers or load generators.
     #[arg(long)]
     no_install: bool,
@@ -84,6 +90,14 @@ struct Bench {
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let out_dir = project::target_dir().join("bench");
+    if let Some(path) = &args.from_json {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut report: Report = serde_json::from_str(&text).context("parsing report.json")?;
+        analysis::analyse(&mut report);
+        std::fs::create_dir_all(&out_dir)?;
+        return write_outputs(&report, &out_dir);
+    }
     let work = out_dir.join("work");
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("cleaning {}", work.display()))?;
@@ -141,7 +155,7 @@ pub fn run(args: Args) -> Result<()> {
     let (backend, backend_port) = setup.start_backend()?;
     let wrk_script = work.join("wrk-report.lua");
     std::fs::write(&wrk_script, loadgen::WRK_SCRIPT)?;
-    let duration = Duration::from_secs(args.duration.unwrap_or(if args.quick { 2 } else { 10 }));
+    let duration = Duration::from_secs(args.duration.unwrap_or(if args.quick { 2 } else { 8 }));
     let mut bench = Bench {
         setup,
         backend,
@@ -166,66 +180,74 @@ pub fn run(args: Args) -> Result<()> {
     bench.check_gateway();
 
     let wanted = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
-    if wanted(PROXY_NOOP) {
-        for contender in [
-            Contender::Direct,
-            Contender::Cephalo,
-            Contender::Nginx,
-            Contender::Haproxy,
-            Contender::Caddy,
-        ] {
+    // Rounds interleave the contenders, so a burst of other work on the box hits them all;
+    // the report keeps each figure's median round.
+    let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 3 });
+    for round in 1..=rounds {
+        eprintln!("bench: round {round}/{rounds}");
+        if wanted(PROXY_NOOP) {
+            for contender in [
+                Contender::Direct,
+                Contender::Cephalo,
+                Contender::Nginx,
+                Contender::Haproxy,
+                Contender::Caddy,
+            ] {
+                bench.peak(
+                    PROXY_NOOP,
+                    contender,
+                    path(PROXY_NOOP, contender),
+                    bench.connections,
+                );
+            }
+        }
+        if wanted(PROXY_JSON) {
+            for contender in [Contender::Direct, Contender::Cephalo] {
+                bench.peak(
+                    PROXY_JSON,
+                    contender,
+                    path(PROXY_JSON, contender),
+                    bench.connections,
+                );
+            }
+        }
+        if wanted(AGGREGATE) {
+            bench.peak(AGGREGATE, Contender::Direct, "/a", bench.connections);
             bench.peak(
-                PROXY_NOOP,
-                contender,
-                path(PROXY_NOOP, contender),
+                AGGREGATE,
+                Contender::Cephalo,
+                "/aggregate",
                 bench.connections,
             );
-        }
-    }
-    if wanted(PROXY_JSON) {
-        for contender in [Contender::Direct, Contender::Cephalo] {
-            bench.peak(
-                PROXY_JSON,
-                contender,
-                path(PROXY_JSON, contender),
-                bench.connections,
-            );
-        }
-    }
-    if wanted(AGGREGATE) {
-        bench.peak(AGGREGATE, Contender::Direct, "/a", bench.connections);
-        bench.peak(
-            AGGREGATE,
-            Contender::Cephalo,
-            "/aggregate",
-            bench.connections,
-        );
-        // Latency at a light fixed rate: the gateway beside each of its three backends.
-        for (contender, path) in [
-            (Contender::Direct, "/a"),
-            (Contender::Direct, "/b"),
-            (Contender::Direct, "/c"),
-            (Contender::Cephalo, "/aggregate"),
-        ] {
-            bench.fixed_rate(AGGREGATE, contender, path, 1000.0, 16);
+            // Latency at a light fixed rate: the gateway beside each of its three backends.
+            for (contender, path) in [
+                (Contender::Direct, "/a"),
+                (Contender::Direct, "/b"),
+                (Contender::Direct, "/c"),
+                (Contender::Cephalo, "/aggregate"),
+            ] {
+                bench.fixed_rate(AGGREGATE, contender, path, 1000.0, 16);
+            }
         }
     }
     if wanted(LATENCY) {
         let rate = bench.half_of_gateway_peak();
-        for contender in [
-            Contender::Direct,
-            Contender::Cephalo,
-            Contender::Nginx,
-            Contender::Haproxy,
-            Contender::Caddy,
-        ] {
-            bench.fixed_rate(
-                LATENCY,
-                contender,
-                path(LATENCY, contender),
-                rate,
-                bench.connections,
-            );
+        for _ in 0..rounds {
+            for contender in [
+                Contender::Direct,
+                Contender::Cephalo,
+                Contender::Nginx,
+                Contender::Haproxy,
+                Contender::Caddy,
+            ] {
+                bench.fixed_rate(
+                    LATENCY,
+                    contender,
+                    path(LATENCY, contender),
+                    rate,
+                    bench.connections,
+                );
+            }
         }
     }
     if wanted(CONNECTIONS) {
@@ -275,12 +297,26 @@ pub fn run(args: Args) -> Result<()> {
         report.startups.push(container);
     }
 
-    report.runs = std::mem::take(&mut bench.runs);
+    report.runs = analysis::merge_rounds(std::mem::take(&mut bench.runs));
     drop(bench); // Stops the backend.
+    let load_after = machine().load_average;
+    report.notes.push(format!(
+        "load average {:.2} at start, {load_after:.2} at the end (2 CPUs: above ~0.5, other work shared the box)",
+        report.machine.load_average
+    ));
     analysis::analyse(&mut report);
     write_outputs(&report, &out_dir)?;
     eprintln!("bench: done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The first line of an error and its causes (log tails follow on later lines).
+fn first_line(error: &anyhow::Error) -> String {
+    format!("{error:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The request path of a contender in a scenario.
@@ -314,10 +350,7 @@ impl Bench {
                 Ok(())
             });
         if let Err(error) = verdict {
-            let reason = format!(
-                "not available: {}",
-                error.to_string().lines().next().unwrap_or_default()
-            );
+            let reason = format!("not available: {}", first_line(&error));
             eprintln!("bench: cephalo {reason}");
             self.unavailable.push((Contender::Cephalo, reason));
         }
@@ -341,6 +374,7 @@ impl Bench {
             client_cpu: None,
             peak_rss_kib: None,
             note: None,
+            rounds: Vec::new(),
         };
         if let Some(reason) = self.unavailable_reason(contender) {
             run.note = Some(reason.into());
@@ -348,11 +382,23 @@ impl Bench {
             self.runs.push(run);
             return;
         }
+        // A fresh process per run, so each peak RSS belongs to that run alone.
+        let server = match self
+            .setup
+            .start(contender, (&self.backend, self.backend_port))
+        {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("bench: [{scenario}] {contender}: {error:#}");
+                let reason = format!("not available: {}", first_line(&error));
+                run.note = Some(reason.clone());
+                // Once is enough: later scenarios skip it with the same reason.
+                self.unavailable.push((contender, reason));
+                self.runs.push(run);
+                return;
+            }
+        };
         let outcome = (|| -> Result<()> {
-            // A fresh process per run, so each peak RSS belongs to that run alone.
-            let server = self
-                .setup
-                .start(contender, (&self.backend, self.backend_port))?;
             let answer = probe::get(server.port, path, Duration::from_secs(2))?;
             anyhow::ensure!(
                 answer.status == 200,
@@ -380,10 +426,7 @@ impl Bench {
         })();
         if let Err(error) = outcome {
             eprintln!("bench: [{scenario}] {contender}: failed: {error:#}");
-            run.note = Some(format!(
-                "failed: {}",
-                format!("{error:#}").lines().next().unwrap_or_default()
-            ));
+            run.note = Some(format!("failed: {}", first_line(&error)));
         }
         self.runs.push(run);
     }
@@ -452,9 +495,12 @@ impl Bench {
     /// measured in this run or, when that scenario was not run, by a short peak probe.
     fn half_of_gateway_peak(&mut self) -> f64 {
         let measured = |runs: &[Run], c: Contender| {
-            runs.iter()
+            let rps: Vec<f64> = runs
+                .iter()
                 .filter(|r| r.scenario == PROXY_NOOP && r.contender == c)
-                .find_map(|r| r.result.as_ref().map(|x| x.rps))
+                .filter_map(|r| r.result.as_ref().map(|x| x.rps))
+                .collect();
+            model::median(&rps)
         };
         for contender in [Contender::Cephalo, Contender::Nginx, Contender::Direct] {
             if let Some(rps) = measured(&self.runs, contender) {

@@ -32,6 +32,59 @@ fn peak_rps(run: &Run) -> Option<f64> {
     }
 }
 
+/// The figure that ranks rounds: req/s of a peak run, p99 of a fixed-rate run.
+fn round_figure(run: &Run) -> Option<f64> {
+    let result = run.result.as_ref()?;
+    Some(match run.load {
+        Load::Peak { .. } => result.rps,
+        Load::FixedRate { .. } => result.p99_us,
+    })
+}
+
+/// Folds the rounds of each (scenario, contender, path, load) into one run: the median
+/// round (the lower middle one when even), with every round's figure in `rounds`, the
+/// highest peak RSS, and the notes of failed rounds when no round succeeded.
+pub fn merge_rounds(runs: Vec<Run>) -> Vec<Run> {
+    let mut groups: Vec<Vec<Run>> = Vec::new();
+    for run in runs {
+        let same = |g: &Vec<Run>| {
+            let f = &g[0];
+            f.scenario == run.scenario
+                && f.contender == run.contender
+                && f.path == run.path
+                && f.load == run.load
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(group) => group.push(run),
+            None => groups.push(vec![run]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|group| {
+            let peak_rss_kib = group.iter().filter_map(|r| r.peak_rss_kib).max();
+            let mut measured: Vec<Run> = group
+                .iter()
+                .filter(|r| r.result.is_some())
+                .cloned()
+                .collect();
+            if measured.is_empty() {
+                return group.into_iter().next().expect("groups are never empty");
+            }
+            measured.sort_by(|a, b| {
+                round_figure(a)
+                    .unwrap_or(0.0)
+                    .total_cmp(&round_figure(b).unwrap_or(0.0))
+            });
+            let rounds: Vec<f64> = group.iter().filter_map(round_figure).collect();
+            let mut median = measured.swap_remove((measured.len() - 1) / 2);
+            median.rounds = rounds;
+            median.peak_rss_kib = peak_rss_kib;
+            median
+        })
+        .collect()
+}
+
 /// Every pair of different servers, in one scenario, within [`CLIENT_BOUND`] of each other
 /// and of the scenario's best figure. A pair well below the best cannot be at the client's
 /// ceiling: the same client drove another server faster in the same scenario.
@@ -309,6 +362,7 @@ pub(crate) mod tests {
             client_cpu: Some(0.5),
             peak_rss_kib: Some(8000),
             note: None,
+            rounds: Vec::new(),
         }
     }
 
@@ -341,6 +395,47 @@ pub(crate) mod tests {
             (Contender::Direct, Contender::Cephalo)
         );
         assert!((flags[0].difference - 0.02).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rounds_fold_into_the_median_round() {
+        let mut runs = Vec::new();
+        for (nginx, direct) in [
+            (30_000.0, 90_000.0),
+            (10_000.0, 80_000.0),
+            (20_000.0, 100_000.0),
+        ] {
+            runs.push(peak(PROXY_NOOP, Contender::Nginx, nginx));
+            runs.push(peak(PROXY_NOOP, Contender::Direct, direct));
+        }
+        runs[2].peak_rss_kib = Some(9_999);
+        // A failed round of caddy and a fixed-rate run of nginx (another key).
+        runs.push(Run {
+            result: None,
+            note: Some("failed: x".into()),
+            ..peak(PROXY_NOOP, Contender::Caddy, 0.0)
+        });
+        runs.push(fixed(LATENCY, Contender::Nginx, "/", 100.0, 700.0));
+        runs.push(fixed(LATENCY, Contender::Nginx, "/", 100.0, 500.0));
+        let merged = merge_rounds(runs);
+        assert_eq!(merged.len(), 4);
+        assert_eq!(merged[0].contender, Contender::Nginx);
+        assert_eq!(merged[0].result.as_ref().unwrap().rps, 20_000.0);
+        assert_eq!(merged[0].rounds, [30_000.0, 10_000.0, 20_000.0]);
+        assert_eq!(
+            merged[0].peak_rss_kib,
+            Some(9_999),
+            "the highest RSS of any round"
+        );
+        assert_eq!(merged[1].result.as_ref().unwrap().rps, 90_000.0);
+        assert!(merged[2].result.is_none());
+        assert_eq!(merged[2].note.as_deref(), Some("failed: x"));
+        assert_eq!(
+            merged[3].result.as_ref().unwrap().p99_us,
+            500.0,
+            "lower middle of two"
+        );
+        assert_eq!(merged[3].rounds, [700.0, 500.0]);
     }
 
     #[test]

@@ -96,9 +96,14 @@ impl Setup {
         )
         .args(["--port", &port.to_string(), "--threads", "1"]);
         let mut running = launch.spawn(&self.dir.join("backend.log"))?;
-        probe::wait_for_200(port, "/__health", Instant::now(), Duration::from_secs(10))
-            .context("the bench backend did not come up")?;
-        running.ensure_alive()?;
+        probe::wait_for_200(
+            port,
+            "/__health",
+            Instant::now(),
+            Duration::from_secs(10),
+            || running.ensure_alive(),
+        )
+        .context("the bench backend did not come up")?;
         Ok((running, port))
     }
 
@@ -158,7 +163,7 @@ impl Setup {
         })
     }
 
-    /// Starts a contender and waits for its first 200 on `/__health` (at most 10 s).
+    /// Starts a contender and waits for its first 200 on `/__health` (at most 5 s).
     pub fn start(&self, contender: Contender, backend: (&Running, u16)) -> Result<Server> {
         if contender == Contender::Direct {
             return Ok(Server {
@@ -172,17 +177,16 @@ impl Setup {
         let log = self.dir.join(format!("{}.log", contender.name()));
         let started = Instant::now();
         let mut running = launch.spawn(&log)?;
-        let ready = probe::wait_for_200(port, "/__health", started, Duration::from_secs(10));
+        let ready = probe::wait_for_200(port, "/__health", started, Duration::from_secs(5), || {
+            running.ensure_alive()
+        });
         let ready_after = match ready {
             Ok(after) => after,
             Err(error) => {
                 let tail = log_tail(&log);
-                return Err(
-                    error.context(format!("{contender} did not become healthy; log:\n{tail}"))
-                );
+                anyhow::bail!("{contender} did not become healthy: {error:#}\nlog tail:\n{tail}");
             }
         };
-        running.ensure_alive()?;
         Ok(Server {
             port,
             process: Some(running),
@@ -242,7 +246,7 @@ mod tests {
     fn nginx_keeps_upstream_connections_alive() {
         let text = render(NGINX_TEMPLATE, &VALUES).unwrap();
         for needle in [
-            "keepalive 256;",
+            "keepalive 1024;",
             "proxy_http_version 1.1;",
             "proxy_set_header Connection \"\";",
             "worker_processes 1;",

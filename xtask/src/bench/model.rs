@@ -68,6 +68,10 @@ pub struct Run {
     /// The contender's peak RSS (VmHWM summed over its processes) at the end, KiB.
     pub peak_rss_kib: Option<u64>,
     pub note: Option<String>,
+    /// Every round's figure (req/s for peak runs, p99 µs for fixed-rate runs); `result` is
+    /// the median round's.
+    #[serde(default)]
+    pub rounds: Vec<f64>,
 }
 
 /// Start-up to the first 200 on `/__health`, over several starts.

@@ -46,13 +46,14 @@ fn panel(
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..bars.len().max(1)).into_segmented(), 0.0..max)
+        .build_cartesian_2d((0..bars.len().max(1) - 1).into_segmented(), 0.0..max)
         .map_err(|e| anyhow!("plot: {e}"))?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
         .y_desc(unit)
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .x_labels(bars.len().max(1))
         .x_label_formatter(&|x| match x {
             SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
@@ -98,7 +99,7 @@ pub fn write_svg(report: &Report, path: &Path) -> Result<bool> {
     )?;
     panel(
         &right,
-        "p99 at half of Cephalo's peak (lower is better)",
+        "latency scenario: p99 at a fixed rate (lower is better)",
         "µs",
         &latency,
     )?;

@@ -49,7 +49,14 @@ pub fn parse_answer(raw: &[u8]) -> Result<Answer> {
 }
 
 /// Polls `GET path` until it answers 200; returns how long it took from `since`.
-pub fn wait_for_200(port: u16, path: &str, since: Instant, limit: Duration) -> Result<Duration> {
+/// `alive` is asked between polls and ends the wait early with its error.
+pub fn wait_for_200(
+    port: u16,
+    path: &str,
+    since: Instant,
+    limit: Duration,
+    mut alive: impl FnMut() -> Result<()>,
+) -> Result<Duration> {
     let mut last = String::from("no answer");
     while since.elapsed() < limit {
         match get(port, path, Duration::from_millis(500)) {
@@ -57,6 +64,7 @@ pub fn wait_for_200(port: u16, path: &str, since: Instant, limit: Duration) -> R
             Ok(answer) => last = format!("status {}", answer.status),
             Err(error) => last = error.to_string(),
         }
+        alive()?;
         std::thread::sleep(Duration::from_micros(250));
     }
     bail!("127.0.0.1:{port}{path} gave no 200 within {limit:?} (last: {last})")
@@ -119,7 +127,23 @@ mod tests {
     #[test]
     fn waiting_on_a_closed_port_times_out() {
         let port = free_port().unwrap();
-        let error = wait_for_200(port, "/", Instant::now(), Duration::from_millis(50));
-        assert!(error.is_err());
+        let error = wait_for_200(port, "/", Instant::now(), Duration::from_millis(50), || {
+            Ok(())
+        });
+        assert!(error
+            .unwrap_err()
+            .to_string()
+            .contains("gave no 200 within"));
+    }
+
+    #[test]
+    fn a_dead_process_ends_the_wait_at_once() {
+        let port = free_port().unwrap();
+        let started = Instant::now();
+        let error = wait_for_200(port, "/", started, Duration::from_secs(30), || {
+            anyhow::bail!("exited early")
+        });
+        assert_eq!(error.unwrap_err().to_string(), "exited early");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

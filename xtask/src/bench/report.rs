@@ -23,7 +23,33 @@ fn verdict(verdict: Verdict) -> &'static str {
     }
 }
 
+/// Throughput ratio for a peak run; for a fixed-rate run, the latency added over the direct
+/// backend at the same rate ("vs direct" column only; the slowest backend path when several).
 fn ratio_cell(report: &Report, run: &Run, denominator: Contender) -> String {
+    if matches!(run.load, Load::FixedRate { .. }) {
+        if denominator != Contender::Direct {
+            return "—".into();
+        }
+        if run.contender == Contender::Direct {
+            return "reference".into();
+        }
+        let slowest = report
+            .runs
+            .iter()
+            .filter(|r| {
+                r.scenario == run.scenario && r.contender == Contender::Direct && r.load == run.load
+            })
+            .filter_map(|r| r.result.as_ref())
+            .max_by(|a, b| a.p50_us.total_cmp(&b.p50_us));
+        return match (slowest, &run.result) {
+            (Some(d), Some(r)) => format!(
+                "p50 {:+.0} µs, p99 {:+.0} µs",
+                r.p50_us - d.p50_us,
+                r.p99_us - d.p99_us
+            ),
+            _ => "—".into(),
+        };
+    }
     if run.contender == denominator {
         return "1.00×".into();
     }
@@ -34,6 +60,16 @@ fn ratio_cell(report: &Report, run: &Run, denominator: Contender) -> String {
         Some(r) => format!("{:.2}×", r.value),
         None => "—".into(),
     }
+}
+
+/// req/s, with the spread of the rounds of a peak run when there were several.
+fn rps_cell(run: &Run, rps: f64) -> String {
+    if run.rounds.len() < 2 || !matches!(run.load, Load::Peak { .. }) {
+        return format!("{rps:.0}");
+    }
+    let min = run.rounds.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = run.rounds.iter().copied().fold(0.0, f64::max);
+    format!("{rps:.0} ({min:.0}–{max:.0})")
 }
 
 fn load_cell(load: &Load) -> String {
@@ -125,11 +161,11 @@ pub fn markdown(report: &Report) -> String {
                 Some(r) => {
                     let _ = writeln!(
                         md,
-                        "| {} | `{}` | {} | {:.0} | {} | {} | {} | {} | {rss} | {} | {} | {cpu} |",
+                        "| {} | `{}` | {} | {} | {} | {} | {} | {} | {rss} | {} | {} | {cpu} |",
                         run.contender,
                         run.path,
                         load_cell(&run.load),
-                        r.rps,
+                        rps_cell(run, r.rps),
                         us(r.p50_us),
                         us(r.p99_us),
                         us(r.p999_us),
@@ -283,6 +319,17 @@ mod tests {
         );
         assert!(md.contains("| caddy | `/` | peak, 64 conns | not available: no binary |"));
         assert!(md.contains("12.3 ms"), "large latencies in ms");
+        let mut rounds = sample();
+        rounds.runs[1].rounds = vec![48_000.0, 50_000.0, 52_500.0];
+        assert!(
+            markdown(&rounds).contains("| 50000 (48000–52500) |"),
+            "spread of rounds"
+        );
+        assert!(
+            md.contains("| reference | — |"),
+            "the direct fixed-rate row is the reference"
+        );
+        assert!(md.contains("| p50 +80 µs, p99 +11945 µs | — |"), "{md}");
         assert!(md.contains("| p99 added latency at half of peak load | < 1,000 µs over direct at the same rate | +11945 µs | ❌ missed |"), "{md}");
         assert!(md.contains("| proxy throughput vs nginx (no-op) | ≥ 1.00× nginx, same worker count | 1.25× | ✅ met |"));
         assert!(

@@ -107,6 +107,24 @@ fn container_once(setup: &Setup, image: &str, backend_port: u16, i: usize) -> Re
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    let ready = probe::wait_for_200(port, "/__health", started, Duration::from_secs(20))?;
+    let mut last_check = Instant::now();
+    let running = || {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Running}}", &name])
+            .output()?;
+        anyhow::ensure!(
+            String::from_utf8_lossy(&out.stdout).trim() == "true",
+            "the container stopped"
+        );
+        Ok(())
+    };
+    let ready = probe::wait_for_200(port, "/__health", started, Duration::from_secs(20), || {
+        // docker inspect is slow: ask only a few times a second.
+        if last_check.elapsed() < Duration::from_millis(300) {
+            return Ok(());
+        }
+        last_check = Instant::now();
+        running()
+    })?;
     Ok(ready.as_secs_f64() * 1e3)
 }
