@@ -182,21 +182,23 @@ impl Tree {
                         Node::HardLink { target } => target.as_path(),
                         _ => path.as_path(),
                     };
+                    let Some(Node::File { mode, data }) = self.entries.get(canonical) else {
+                        bail!("hard link {} points at no regular file", path.display());
+                    };
                     if let Some(first) = first_of_group.get(canonical) {
+                        // The link carries the file's mode too: extractors (Docker's among
+                        // them) apply a link entry's mode to the shared inode.
                         let link = format!("{prefix}{}", path_str(first)?);
                         append(
                             &mut builder,
                             &name,
                             EntryType::Link,
-                            0o644,
+                            *mode,
                             mtime,
                             Some(&link),
                             &[],
                         )?;
                     } else {
-                        let Some(Node::File { mode, data }) = self.entries.get(canonical) else {
-                            bail!("hard link {} points at no regular file", path.display());
-                        };
                         append(
                             &mut builder,
                             &name,
@@ -361,7 +363,7 @@ mod tests {
         let cephalo = entries.iter().find(|e| e.0 == "usr/bin/cephalo").unwrap();
         let krakend = entries.iter().find(|e| e.0 == "usr/bin/krakend").unwrap();
         assert_eq!((cephalo.1, cephalo.2), (EntryType::Regular, 0o755));
-        assert_eq!(krakend.1, EntryType::Link);
+        assert_eq!((krakend.1, krakend.2), (EntryType::Link, 0o755));
         assert_eq!(krakend.5.as_deref(), Some("usr/bin/cephalo"));
     }
 
