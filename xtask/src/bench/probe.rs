@@ -104,14 +104,26 @@ mod tests {
     fn talks_to_a_real_socket() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
+        let server = std::thread::spawn(move || loop {
+            // Other tests poll ports the kernel may hand out again: answer only our request.
             let (mut stream, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let n = stream.read(&mut buf).unwrap();
-            assert!(buf[..n].starts_with(b"GET /__health HTTP/1.1\r\n"));
             stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .set_read_timeout(Some(Duration::from_secs(2)))
                 .unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            if request.starts_with(b"GET /__health HTTP/1.1\r\nHost: 127.0.0.1:") {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .unwrap();
+                return;
+            }
         });
         let answer = get(port, "/__health", Duration::from_secs(2)).unwrap();
         assert_eq!(

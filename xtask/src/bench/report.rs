@@ -6,6 +6,9 @@ use super::analysis::kib_to_mb;
 use super::contenders::Contender;
 use super::model::{Load, Report, Run, Verdict};
 
+/// A load generator above this share of its core may be the ceiling of the figure.
+const CLIENT_SATURATED: f64 = 0.9;
+
 fn us(value: f64) -> String {
     if value >= 10_000.0 {
         format!("{:.1} ms", value / 1000.0)
@@ -208,6 +211,16 @@ pub fn markdown(report: &Report) -> String {
             if let Some(note) = &run.note {
                 let _ = writeln!(md, "\nNote ({}): {note}", run.contender);
             }
+            let saturated = run.client_cpu.filter(|&c| c >= CLIENT_SATURATED);
+            if let (Some(cpu), Load::Peak { .. }) = (saturated, &run.load) {
+                let _ = writeln!(
+                    md,
+                    "\n⚠️ wrk used {:.0} % of its core against {}: that figure may be the client's \
+                     ceiling, so ratios over it are upper bounds for the other servers.",
+                    cpu * 100.0,
+                    run.contender
+                );
+            }
         }
     }
 
@@ -319,6 +332,13 @@ mod tests {
         );
         assert!(md.contains("| caddy | `/` | peak, 64 conns | not available: no binary |"));
         assert!(md.contains("12.3 ms"), "large latencies in ms");
+        assert!(
+            !md.contains("of its core"),
+            "the sample's client ran at 50 %"
+        );
+        let mut busy = sample();
+        busy.runs[0].client_cpu = Some(0.97);
+        assert!(markdown(&busy).contains("wrk used 97 % of its core against direct"));
         let mut rounds = sample();
         rounds.runs[1].rounds = vec![48_000.0, 50_000.0, 52_500.0];
         assert!(
