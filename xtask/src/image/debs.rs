@@ -317,7 +317,9 @@ pub enum DebEntry {
 
 /// The data archive of a `.deb`, by path without the leading `./` (e.g. `bin/busybox`).
 pub fn contents(deb: &[u8]) -> Result<BTreeMap<String, DebEntry>> {
-    let tmp = std::env::temp_dir().join(format!("cephalo-deb-{}.deb", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = std::env::temp_dir().join(format!("cephalo-deb-{}-{unique}.deb", std::process::id()));
     fs::write(&tmp, deb)?;
     let out = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")

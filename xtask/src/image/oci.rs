@@ -387,3 +387,195 @@ fn oci_arch(arch: Arch) -> OciArch {
         Arch::Arm64 => OciArch::ARM64,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Metadata {
+        Metadata {
+            version: "1.2.3".into(),
+            revision: "0123456789abcdef0123456789abcdef01234567".into(),
+            created: "2026-01-02T03:04:05Z".into(),
+            source: "https://github.com/cephalo-gateway/cephalo".into(),
+            licenses: "Apache-2.0".into(),
+            authors: "Cephalo developers".into(),
+            description: "test".into(),
+        }
+    }
+
+    /// A small fixture rootfs, rebuilt from scratch on every call.
+    fn fixture(binary: &[u8]) -> Tree {
+        let mut tree = Tree::new();
+        tree.dir("tmp", 0o1777).unwrap();
+        tree.file(
+            "etc/krakend/krakend.json",
+            0o644,
+            &b"{ \"version\": 3 }\n"[..],
+        )
+        .unwrap();
+        tree.file("usr/bin/krakend", 0o755, binary.to_vec())
+            .unwrap();
+        tree.hardlink("usr/bin/cephalo", "usr/bin/krakend").unwrap();
+        tree.symlink("bin/sh", "/bin/busybox").unwrap();
+        tree
+    }
+
+    fn image_set(binary: &[u8], mtime: u64) -> ImageSet {
+        let images = Arch::ALL
+            .iter()
+            .map(|&arch| {
+                let layer = Layer::from_tree("app", &fixture(binary), mtime, "fixture").unwrap();
+                Image::new(arch, vec![layer], &meta()).unwrap()
+            })
+            .collect();
+        ImageSet::new(images, &meta()).unwrap()
+    }
+
+    #[test]
+    fn two_builds_give_the_same_digests() {
+        let (a, b) = (
+            image_set(b"gateway", 1_700_000_000),
+            image_set(b"gateway", 1_700_000_000),
+        );
+        assert_eq!(a.index, b.index);
+        for (x, y) in a.images.iter().zip(&b.images) {
+            assert_eq!(x.layers[0].blob.digest, y.layers[0].blob.digest);
+            assert_eq!(x.config, y.config);
+            assert_eq!(x.manifest, y.manifest);
+            assert_eq!(
+                x.docker_archive(&["t:1".into()], 7).unwrap(),
+                y.docker_archive(&["t:1".into()], 7).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn content_and_mtime_change_the_digests() {
+        let base = image_set(b"gateway", 1_700_000_000);
+        assert_ne!(
+            base.index.digest,
+            image_set(b"gateway2", 1_700_000_000).index.digest
+        );
+        assert_ne!(
+            base.index.digest,
+            image_set(b"gateway", 1_700_000_001).index.digest
+        );
+    }
+
+    #[test]
+    fn config_has_the_contract_fields() {
+        let set = image_set(b"gateway", 0);
+        let arm: Value = serde_json::from_slice(&set.images[1].config.data).unwrap();
+        assert_eq!(arm["architecture"], "arm64");
+        assert_eq!(arm["variant"], "v8");
+        assert_eq!(arm["os"], "linux");
+        assert_eq!(arm["created"], "2026-01-02T03:04:05Z");
+        let config = &arm["config"];
+        assert_eq!(config["Env"], serde_json::json!([PATH_ENV]));
+        assert_eq!(config["WorkingDir"], "/etc/krakend");
+        assert_eq!(
+            config["Entrypoint"],
+            serde_json::json!(["docker-entrypoint"])
+        );
+        assert_eq!(
+            config["Cmd"],
+            serde_json::json!(["krakend", "run", "-c", "krakend.json"])
+        );
+        assert_eq!(
+            config["ExposedPorts"],
+            serde_json::json!({"8080/tcp": {}, "8090/tcp": {}})
+        );
+        assert!(
+            config.get("User").is_none()
+                && config.get("Volumes").is_none()
+                && config.get("Healthcheck").is_none()
+        );
+        let labels = config["Labels"].as_object().unwrap();
+        for key in [
+            "title",
+            "description",
+            "version",
+            "revision",
+            "source",
+            "licenses",
+            "created",
+            "authors",
+        ] {
+            assert!(
+                labels.contains_key(&format!("org.opencontainers.image.{key}")),
+                "label {key}"
+            );
+        }
+        let diff_ids = arm["rootfs"]["diff_ids"].as_array().unwrap();
+        assert_eq!(diff_ids[0], set.images[1].layers[0].diff_id.as_str());
+    }
+
+    #[test]
+    fn index_lists_both_platforms_and_docker_manifest_points_into_blobs() {
+        let set = image_set(b"gateway", 0);
+        let index: Value = serde_json::from_slice(&set.index.data).unwrap();
+        let platforms: Vec<_> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["platform"]["architecture"].clone(),
+                    m["platform"]["variant"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            platforms,
+            [("amd64".into(), Value::Null), ("arm64".into(), "v8".into())]
+        );
+        assert_eq!(
+            index["annotations"]["org.opencontainers.image.version"],
+            "1.2.3"
+        );
+
+        let image = &set.images[0];
+        let archive = image
+            .docker_archive(&["cephalo:1.2.3-amd64".into()], 0)
+            .unwrap();
+        let mut files = std::collections::BTreeMap::new();
+        for entry in tar::Archive::new(&archive[..]).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            files.insert(path, data);
+        }
+        let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        let config_path = manifest[0]["Config"].as_str().unwrap();
+        assert_eq!(files[config_path], image.config.data);
+        assert_eq!(
+            manifest[0]["RepoTags"],
+            serde_json::json!(["cephalo:1.2.3-amd64"])
+        );
+        let layer_path = manifest[0]["Layers"][0].as_str().unwrap();
+        assert_eq!(
+            sha256_digest(&files[layer_path]),
+            image.layers[0].blob.digest
+        );
+        let layout_index: Value = serde_json::from_slice(&files["index.json"]).unwrap();
+        assert_eq!(
+            layout_index["manifests"][0]["digest"],
+            image.manifest.digest.as_str()
+        );
+        assert!(files.contains_key("oci-layout"));
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let map: HashMap<&str, HashMap<&str, u8>> = HashMap::from([
+            ("b", HashMap::from([("z", 1), ("a", 2)])),
+            ("a", HashMap::new()),
+        ]);
+        assert_eq!(
+            String::from_utf8(canonical_json(&map).unwrap()).unwrap(),
+            r#"{"a":{},"b":{"a":2,"z":1}}"#
+        );
+    }
+}

@@ -170,3 +170,168 @@ fn add_zoneinfo(tree: &mut Tree, package: &BTreeMap<String, DebEntry>) -> Result
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! Builds the real rootfs (pinned Debian packages: cached, or fetched with apt-get) with
+    //! stand-in binaries and checks it against the image contract §3.
+    use super::*;
+    use crate::image::tarball::Node;
+
+    fn real_rootfs(arch: Arch) -> Tree {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "cephalo-rootfs-test-{}-{unique}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).unwrap();
+        let binaries = Binaries {
+            gateway: dir.join("krakend"),
+            entrypoint: dir.join("docker-entrypoint"),
+        };
+        fs::write(&binaries.gateway, b"gateway stand-in").unwrap();
+        fs::write(&binaries.entrypoint, b"entrypoint stand-in").unwrap();
+        let lock = Lock::load().unwrap();
+        let mut tree = base(arch, &lock).unwrap();
+        tree.merge(&app(&binaries).unwrap()).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        tree
+    }
+
+    fn mode(tree: &Tree, path: &str) -> u32 {
+        match tree.get(path).unwrap_or_else(|| panic!("{path} missing")) {
+            Node::Dir { mode } | Node::File { mode, .. } => *mode,
+            other => panic!("{path} is {other:?}"),
+        }
+    }
+
+    fn text(tree: &Tree, path: &str) -> String {
+        match tree.get(path) {
+            Some(Node::File { data, .. }) => String::from_utf8(data.to_vec()).unwrap(),
+            other => panic!("{path} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn real_rootfs_matches_the_image_contract() {
+        let tree = real_rootfs(Arch::Amd64);
+        assert_eq!(mode(&tree, "usr/bin/krakend"), 0o755);
+        assert_eq!(
+            tree.get("usr/bin/cephalo"),
+            Some(&Node::HardLink {
+                target: "usr/bin/krakend".into()
+            })
+        );
+        assert_eq!(mode(&tree, "usr/local/bin/docker-entrypoint"), 0o755);
+        assert_eq!(
+            tree.get("usr/local/bin/docker-entrypoint.sh"),
+            Some(&Node::Symlink {
+                target: "docker-entrypoint".into()
+            })
+        );
+        assert_eq!(
+            text(&tree, "etc/krakend/krakend.json"),
+            "{ \"version\": 3 }\n"
+        );
+        assert_eq!(
+            (
+                mode(&tree, "etc/krakend"),
+                mode(&tree, "etc/krakend/krakend.json")
+            ),
+            (0o755, 0o644)
+        );
+        assert_eq!(mode(&tree, "tmp"), 0o1777);
+        assert_eq!(mode(&tree, BUSYBOX), 0o755);
+        for applet in [
+            "bin/sh",
+            "bin/date",
+            "usr/bin/cut",
+            "bin/echo",
+            "usr/bin/id",
+            "usr/bin/env",
+            "bin/ls",
+            "bin/cat",
+            "usr/bin/wget",
+            "sbin/nologin",
+        ] {
+            assert_eq!(
+                tree.get(applet),
+                Some(&Node::Symlink {
+                    target: "/bin/busybox".into()
+                }),
+                "{applet}"
+            );
+        }
+        let bundle = text(&tree, CA_BUNDLE);
+        assert!(bundle.matches("-----BEGIN CERTIFICATE-----").count() > 100);
+        assert!(bundle.ends_with("-----END CERTIFICATE-----\n"));
+        assert_eq!(mode(&tree, "usr/share/zoneinfo/Etc/UTC"), 0o644);
+        assert!(tree.get("usr/share/zoneinfo/Europe/Paris").is_some());
+        assert!(
+            tree.get("etc/localtime").is_none()
+                && tree.get("usr/share/zoneinfo/localtime").is_none()
+        );
+        for (path, node) in tree.iter() {
+            let path = path.to_string_lossy();
+            assert!(
+                !path.starts_with("usr/share/doc")
+                    && !path.starts_with("var")
+                    && !path.starts_with("home"),
+                "{path}"
+            );
+            if let Node::Dir { mode } | Node::File { mode, .. } = node {
+                assert_eq!(mode & 0o6000, 0, "{path} is setuid/setgid");
+            }
+        }
+    }
+
+    #[test]
+    fn accounts_match_the_contract() {
+        let tree = real_rootfs(Arch::Amd64);
+        let passwd = text(&tree, "etc/passwd");
+        let shadow = text(&tree, "etc/shadow");
+        let group = text(&tree, "etc/group");
+        assert_eq!(
+            mode(&tree, "etc/shadow") & 0o007,
+            0,
+            "shadow is not world-readable"
+        );
+        let field = |file: &str, user: &str, index: usize| -> String {
+            file.lines()
+                .find(|l| l.starts_with(&format!("{user}:")))
+                .unwrap()
+                .split(':')
+                .nth(index)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(field(&passwd, "root", 2), "0");
+        assert_eq!(field(&shadow, "root", 1), "*");
+        assert_eq!(
+            passwd.lines().find(|l| l.starts_with("krakend:")).unwrap(),
+            "krakend:x:1000:65533:krakend:/home/krakend:/sbin/nologin"
+        );
+        assert_eq!(field(&shadow, "krakend", 1), "!");
+        assert_eq!(field(&group, "nogroup", 2), "65533");
+        assert!(
+            !group.lines().any(|l| l.starts_with("krakend:")),
+            "there is no krakend group"
+        );
+        for line in passwd.lines().chain(shadow.lines()) {
+            let password = line.split(':').nth(1).unwrap();
+            assert!(!password.is_empty() && !password.starts_with('$'), "{line}");
+        }
+    }
+
+    #[test]
+    fn both_architectures_have_the_same_paths() {
+        let paths = |arch| {
+            real_rootfs(arch)
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(Arch::Amd64), paths(Arch::Arm64));
+    }
+}
