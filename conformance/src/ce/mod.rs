@@ -9,6 +9,7 @@
 //!   under the machine-wide ports lock [`PortsLock`].
 
 pub mod assert;
+pub mod build;
 pub mod client;
 pub mod gateway;
 pub mod goheader;
