@@ -1,10 +1,29 @@
 //! Cephalo, a KrakenD-compatible API gateway.
 //!
-//! Config is parsed once into typed settings, then turned into a router whose
-//! endpoint pipelines are built once at start-up.
+//! Config is parsed once into typed settings ([`config`]), then turned into a router whose
+//! endpoint pipelines are built once at start-up ([`app`], [`pipeline`]). A request walks
+//! three tiers: [`endpoint`] handler -> [`proxy`] layers -> [`backend`].
 #![forbid(unsafe_code)]
+
+pub mod app;
+pub mod backend;
+pub mod body;
+pub mod builtin;
+pub mod cli;
+pub mod codec;
+pub mod config;
+pub mod endpoint;
+pub mod error;
+pub mod logging;
+pub mod pipeline;
+pub mod proxy;
+pub mod render;
+pub mod router;
+pub mod server;
 
 /// The Cephalo version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The KrakenD release whose behaviour this build matches.
 pub const COMPAT_VERSION: &str = "2.13.8";
+/// The compiler that built this binary.
+pub const RUSTC_VERSION: &str = env!("CEPHALO_RUSTC_VERSION");

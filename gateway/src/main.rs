@@ -1,4 +1,6 @@
 //! The `krakend` (also `cephalo`) command line.
-fn main() {
-    println!("Cephalo {} (KrakenD-compatible {})", gateway::VERSION, gateway::COMPAT_VERSION);
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    gateway::cli::main()
 }

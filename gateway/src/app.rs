@@ -1,0 +1,296 @@
+//! The gateway as one service: router plus built-in routes plus endpoint handlers, built once
+//! from the typed settings. The request path reads only these prepared structures.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::Method;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::backend::client::HttpClient;
+use crate::body::{self, Body};
+use crate::builtin;
+use crate::config::pattern::RoutePattern;
+use crate::config::ServiceConfig;
+use crate::endpoint::{ClientRequest, Endpoint};
+use crate::pipeline;
+use crate::router::{self, Lookup, Router, RouterFlags};
+
+/// What a route leads to.
+enum Handler {
+    Endpoint(Arc<Endpoint>),
+    Health,
+    Debug,
+    Echo,
+}
+
+/// The built gateway.
+pub struct Gateway {
+    router: Router<Handler>,
+    access_log: bool,
+    skip_paths: Vec<String>,
+}
+
+const ANY: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
+impl Gateway {
+    /// Builds every route and pipeline; returns the route conflicts if any.
+    pub fn build(cfg: &ServiceConfig, debug: bool) -> Result<Self, Vec<String>> {
+        let flags = RouterFlags {
+            redirect_trailing_slash: cfg.router.redirect_trailing_slash,
+            redirect_fixed_path: cfg.router.redirect_fixed_path,
+            handle_method_not_allowed: cfg.router.handle_method_not_allowed,
+        };
+        let mut router = Router::new(flags);
+        let mut conflicts = Vec::new();
+        let mut add = |router: &mut Router<Handler>, m: Method, path: &str, h: Handler| {
+            match RoutePattern::parse(path) {
+                Ok(p) => {
+                    if let Err(e) = router.insert(m, &p, path, h) {
+                        conflicts.push(e);
+                    }
+                }
+                Err(e) => conflicts.push(e),
+            }
+        };
+        if cfg.router.health {
+            add(
+                &mut router,
+                Method::GET,
+                &cfg.router.health_path,
+                Handler::Health,
+            );
+        }
+        if debug || cfg.debug_endpoint {
+            for m in [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ] {
+                add(&mut router, m, "/__debug/*", Handler::Debug);
+            }
+        }
+        if cfg.echo_endpoint {
+            for m in ANY {
+                add(&mut router, m, "/__echo/*", Handler::Echo);
+            }
+        }
+        if !cfg.disable_rest {
+            let client = HttpClient::new();
+            let version = HeaderValue::from_str(&if cfg.router.hide_version_header {
+                "Version undefined".to_string()
+            } else {
+                format!("Version {}", crate::COMPAT_VERSION)
+            })
+            .expect("ascii version");
+            let user_agent =
+                HeaderValue::from_str(&format!("KrakenD Version {}", crate::COMPAT_VERSION))
+                    .expect("ascii user agent");
+            for e in &cfg.endpoints {
+                let proxy = pipeline::build(e, &client);
+                let handler = Endpoint::new(
+                    e,
+                    proxy,
+                    cfg.router.return_error_msg,
+                    version.clone(),
+                    user_agent.clone(),
+                );
+                if let Err(err) = router.insert(
+                    e.method.clone(),
+                    &e.pattern,
+                    &e.endpoint,
+                    Handler::Endpoint(Arc::new(handler)),
+                ) {
+                    conflicts.push(err);
+                }
+            }
+        }
+        if conflicts.is_empty() {
+            Ok(Self {
+                router,
+                access_log: cfg.router.access_log,
+                skip_paths: cfg.router.logger_skip_paths.clone(),
+            })
+        } else {
+            Err(conflicts)
+        }
+    }
+
+    /// Every route, for `check -t`.
+    pub fn routes(&self) -> Vec<(Method, String)> {
+        self.router.routes()
+    }
+
+    /// Serves one request.
+    pub async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        remote: SocketAddr,
+    ) -> http::Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let raw_path = req.uri().path().to_string();
+        let response = self.dispatch(req, remote).await;
+        if self.access_log && !self.skip_paths.iter().any(|p| p == &raw_path) {
+            tracing::info!(
+                target: "krakend::access",
+                "[GIN] | {:3} | {:>12?} | {:>15} | {:<7} \"{}\"",
+                response.status().as_u16(),
+                started.elapsed(),
+                remote.ip(),
+                method,
+                raw_path
+            );
+        }
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        req: http::Request<Incoming>,
+        remote: SocketAddr,
+    ) -> http::Response<Body> {
+        let method = req.method().clone();
+        let path = router::path::decode(req.uri().path());
+        match self.router.lookup(&method, &path) {
+            Lookup::Found(found) => {
+                let (parts, incoming) = req.into_parts();
+                let has_body = has_body(&parts.headers);
+                let body = match incoming.collect().await {
+                    Ok(b) => b.to_bytes(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "reading the client body failed");
+                        let mut r = http::Response::new(body::empty());
+                        *r.status_mut() = http::StatusCode::BAD_REQUEST;
+                        return r;
+                    }
+                };
+                let host = host_of(&parts);
+                let query = parts.uri.query().map(str::to_string);
+                match found.value {
+                    Handler::Endpoint(e) => {
+                        let request = ClientRequest {
+                            method,
+                            path,
+                            query,
+                            client_ip: client_ip(&parts.headers, remote.ip()),
+                            host,
+                            headers: parts.headers,
+                            body,
+                            has_body,
+                            params: found.params,
+                        };
+                        e.handle(request).await
+                    }
+                    Handler::Health => builtin::health(),
+                    Handler::Debug => {
+                        builtin::debug(&method, &uri_string(&parts.uri), &parts.headers, &body)
+                    }
+                    Handler::Echo => builtin::echo(
+                        &method,
+                        &uri_string(&parts.uri),
+                        &path,
+                        query.as_deref(),
+                        &host,
+                        &parts.headers,
+                        &body,
+                    ),
+                }
+            }
+            Lookup::Redirect(to) => {
+                let location = match req.uri().query() {
+                    Some(q) => format!("{to}?{q}"),
+                    None => to,
+                };
+                builtin::redirect(&method, &location)
+            }
+            Lookup::MethodNotAllowed(allowed) => builtin::method_not_allowed(&allowed),
+            Lookup::NotFound => builtin::not_found(),
+        }
+    }
+}
+
+fn uri_string(uri: &http::Uri) -> String {
+    uri.path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into())
+}
+
+fn has_body(h: &HeaderMap) -> bool {
+    let length = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => h.contains_key(header::TRANSFER_ENCODING),
+    }
+}
+
+fn host_of(parts: &http::request::Parts) -> String {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+/// gin's `ClientIP()` with its defaults (every proxy trusted): the first address of a fully
+/// valid `X-Forwarded-For`, else `X-Real-IP`, else the peer address.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr) -> String {
+    for name in ["x-forwarded-for", "x-real-ip"] {
+        let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        let items: Vec<&str> = v.split(',').map(str::trim).collect();
+        if !items.is_empty() && items.iter().all(|i| i.parse::<IpAddr>().is_ok()) {
+            return items[0].to_string();
+        }
+    }
+    match peer {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(peer)
+            .to_string(),
+        v4 => v4.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ip_rules() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut h = HeaderMap::new();
+        assert_eq!(client_ip(&h, peer), "10.0.0.1");
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 5.6.7.8"),
+        );
+        assert_eq!(client_ip(&h, peer), "1.2.3.4");
+        h.insert("x-forwarded-for", HeaderValue::from_static("junk, 5.6.7.8"));
+        assert_eq!(client_ip(&h, peer), "10.0.0.1");
+        h.insert("x-real-ip", HeaderValue::from_static("9.9.9.9"));
+        assert_eq!(client_ip(&h, peer), "9.9.9.9");
+    }
+}

@@ -1,0 +1,322 @@
+//! The pooled HTTP client shared by all backends: keep-alive pools keyed by host (up to 250
+//! idle connections per host, as KrakenD), Go-like redirect following and gzip handling.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode, Uri};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::body::{self, Body};
+use crate::error::ProxyError;
+
+/// KrakenD's default idle connections kept per backend host.
+pub const MAX_IDLE_PER_HOST: usize = 250;
+const MAX_REDIRECTS: usize = 10;
+
+/// How the request body is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyMode {
+    /// No body, no `Content-Length`.
+    None,
+    /// `Content-Length: 0`.
+    Empty,
+    /// The body with its `Content-Length`.
+    Sized,
+    /// The body, chunked.
+    Chunked,
+}
+
+/// One outgoing backend request.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers (no hop-by-hop, no `Host`, no `Content-Length`).
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Bytes,
+    /// How to send them.
+    pub mode: BodyMode,
+}
+
+/// A backend response after redirects.
+pub struct Received {
+    /// The final response.
+    pub response: http::Response<Incoming>,
+    /// The URL that produced it.
+    pub url: String,
+    /// Whether the gateway asked for gzip itself (and so must undo it).
+    pub decompress: bool,
+}
+
+/// The shared client.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpConnector, Body>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpClient {
+    /// A client with KrakenD's pool settings.
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(30)));
+        connector.set_connect_timeout(Some(Duration::from_secs(30)));
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_timer(TokioTimer::new())
+            .http1_title_case_headers(true)
+            .build(connector);
+        Self { inner }
+    }
+
+    /// Sends a request, following up to 10 redirects as Go's client does.
+    pub async fn send(&self, mut out: Outgoing) -> Result<Received, ProxyError> {
+        let original_headers = out.headers.clone();
+        let mut referer: Option<String> = None;
+        let mut redirects = 0;
+        loop {
+            let uri: Uri = out
+                .url
+                .parse()
+                .map_err(|e| ProxyError::Transport(format!("parse {:?}: {e}", out.url)))?;
+            if uri.scheme_str() != Some("http") {
+                return Err(ProxyError::Transport(format!(
+                    "{} {:?}: unsupported protocol scheme {:?} (this build calls http backends only)",
+                    go_op(&out.method),
+                    out.url,
+                    uri.scheme_str().unwrap_or("")
+                )));
+            }
+            let mut headers = out.headers.clone();
+            if let Some(r) = &referer {
+                if let Ok(v) = HeaderValue::from_str(r) {
+                    headers.insert(header::REFERER, v);
+                }
+            }
+            let decompress = !headers.contains_key(header::ACCEPT_ENCODING)
+                && !headers.contains_key(header::RANGE)
+                && out.method != Method::HEAD;
+            if decompress {
+                headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            let body = match out.mode {
+                BodyMode::None => body::empty(),
+                BodyMode::Empty => {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                    body::empty()
+                }
+                BodyMode::Sized => body::full(out.body.clone()),
+                BodyMode::Chunked => chunked(out.body.clone()),
+            };
+            let mut request = http::Request::builder()
+                .method(out.method.clone())
+                .uri(uri.clone())
+                .body(body)
+                .map_err(|e| ProxyError::Transport(e.to_string()))?;
+            *request.headers_mut() = headers;
+            let response = self.inner.request(request).await.map_err(|e| {
+                ProxyError::Transport(format!(
+                    "{} {:?}: {}",
+                    go_op(&out.method),
+                    out.url,
+                    error_chain(&e)
+                ))
+            })?;
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string);
+            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            let (Some(location), true) = (location, redirect) else {
+                return Ok(Received {
+                    response,
+                    url: out.url,
+                    decompress,
+                });
+            };
+            let keeps_body = matches!(
+                status,
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            );
+            if keeps_body
+                && matches!(out.mode, BodyMode::Sized | BodyMode::Chunked)
+                && !out.body.is_empty()
+            {
+                // Go cannot replay a streamed body, so it hands back the redirect itself.
+                return Ok(Received {
+                    response,
+                    url: out.url,
+                    decompress,
+                });
+            }
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return Err(ProxyError::Transport(format!(
+                    "{} {:?}: stopped after 10 redirects",
+                    go_op(&out.method),
+                    location
+                )));
+            }
+            let next = resolve(&uri, &location);
+            if !keeps_body {
+                if out.method != Method::GET && out.method != Method::HEAD {
+                    out.method = Method::GET;
+                }
+                out.mode = BodyMode::None;
+                out.body = Bytes::new();
+            }
+            let next_uri: Option<Uri> = next.parse().ok();
+            out.headers = original_headers.clone();
+            if next_uri.as_ref().and_then(Uri::authority) != uri.authority() {
+                for h in [
+                    header::AUTHORIZATION,
+                    header::WWW_AUTHENTICATE,
+                    header::COOKIE,
+                ] {
+                    out.headers.remove(h);
+                }
+            }
+            referer = Some(strip_userinfo(&out.url));
+            out.url = next;
+        }
+    }
+}
+
+fn chunked(bytes: Bytes) -> Body {
+    let stream =
+        futures_util::stream::once(
+            async move { Ok::<_, crate::body::BoxError>(Frame::data(bytes)) },
+        );
+    StreamBody::new(stream).boxed()
+}
+
+/// Go prints the method as `Get`, `Post`... in client errors.
+pub fn go_op(m: &Method) -> String {
+    let s = m.as_str();
+    let mut out = s[..1].to_string();
+    out.push_str(&s[1..].to_ascii_lowercase());
+    out
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+fn strip_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Resolves a `Location` against the URL that returned it.
+pub fn resolve(base: &Uri, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_string();
+    }
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    if let Some(q) = location.strip_prefix('?') {
+        return format!("{scheme}://{authority}{}?{q}", base.path());
+    }
+    let dir = base.path().rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    format!("{scheme}://{authority}{dir}/{location}")
+}
+
+/// Reads a whole response body, un-gzipping it when the gateway asked for gzip.
+pub async fn read_body(received: Received) -> Result<(http::response::Parts, Bytes), ProxyError> {
+    let (mut parts, incoming) = received.response.into_parts();
+    let bytes = incoming
+        .collect()
+        .await
+        .map_err(|e| ProxyError::Transport(format!("reading the body of {}: {e}", received.url)))?
+        .to_bytes();
+    if received.decompress && is_gzip(&parts.headers) {
+        let bytes = gunzip(&bytes)?;
+        parts.headers.remove(header::CONTENT_ENCODING);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Ok((parts, bytes));
+    }
+    Ok((parts, bytes))
+}
+
+fn is_gzip(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"))
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Bytes, ProxyError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| ProxyError::Decode(format!("gzip: {e}")))?;
+    Ok(out.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_locations() {
+        let base: Uri = "http://h:1/a/b?x=1".parse().unwrap();
+        assert_eq!(resolve(&base, "/p/?q=1"), "http://h:1/p/?q=1");
+        assert_eq!(resolve(&base, "c"), "http://h:1/a/c");
+        assert_eq!(resolve(&base, "http://o/x"), "http://o/x");
+        assert_eq!(resolve(&base, "//o/y"), "http://o/y");
+    }
+
+    #[test]
+    fn go_op_names() {
+        assert_eq!(go_op(&Method::GET), "Get");
+        assert_eq!(go_op(&Method::DELETE), "Delete");
+    }
+
+    #[test]
+    fn gunzips() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(b"{\"a\":1}").unwrap();
+        let z = enc.finish().unwrap();
+        assert_eq!(&gunzip(&z).unwrap()[..], b"{\"a\":1}");
+    }
+}

@@ -1,0 +1,278 @@
+//! The backend tier: build the backend request, call it through the pooled client, check the
+//! status, decode the body and manipulate the data.
+
+pub mod client;
+pub mod decode;
+pub mod manipulate;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures_util::future::select_ok;
+use http::header::{self, HeaderMap, HeaderName};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Map, Value};
+
+use crate::config::namespaces::backend_http::BackendHttpOptions;
+use crate::config::pattern::UrlTemplate;
+use crate::config::{BackendConfig, BackendEncoding};
+use crate::error::ProxyError;
+use crate::proxy::{Outcome, Passthrough, Proxy, ProxyFuture, Request, Response};
+use client::{BodyMode, HttpClient, Outgoing};
+use manipulate::Formatter;
+
+/// Headers a backend call always carries even when the backend restricts `input_headers`.
+const ALWAYS_SENT: &[&str] = &[
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-via",
+    "user-agent",
+];
+
+/// One backend, ready to be called.
+pub struct BackendProxy {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: HttpClient,
+    hosts: Vec<String>,
+    next_host: AtomicUsize,
+    template: UrlTemplate,
+    method: Method,
+    error_prefix: String,
+    encoding: BackendEncoding,
+    is_collection: bool,
+    formatter: Option<Formatter>,
+    http: BackendHttpOptions,
+    header_filter: Option<Vec<HeaderName>>,
+    query_filter: Option<Vec<String>>,
+    concurrent_calls: usize,
+}
+
+impl BackendProxy {
+    /// The backend proxy for `cfg`, calling `concurrent_calls` times in parallel.
+    pub fn new(cfg: &BackendConfig, client: HttpClient, concurrent_calls: usize) -> Self {
+        let formatter = Formatter::new(cfg);
+        let header_filter = cfg.input_headers.as_ref().and_then(|list| {
+            if list.iter().any(|h| h == "*") {
+                None
+            } else {
+                Some(
+                    list.iter()
+                        .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                        .collect(),
+                )
+            }
+        });
+        let query_filter = cfg
+            .input_query_strings
+            .as_ref()
+            .filter(|l| !l.iter().any(|q| q == "*"))
+            .cloned();
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                hosts: cfg.hosts.clone(),
+                next_host: AtomicUsize::new(0),
+                template: cfg.url_pattern.clone(),
+                method: cfg.method.clone(),
+                error_prefix: format!("[{} {}]:", cfg.method, cfg.url_pattern_raw),
+                encoding: cfg.encoding,
+                is_collection: cfg.is_collection,
+                formatter: (!formatter.is_identity()).then_some(formatter),
+                http: cfg.http.clone(),
+                header_filter,
+                query_filter,
+                concurrent_calls: concurrent_calls.max(1),
+            }),
+        }
+    }
+}
+
+impl Proxy for BackendProxy {
+    fn call(&self, request: Request) -> ProxyFuture {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let out = inner.build(&request);
+            let result = if inner.concurrent_calls > 1 {
+                let calls =
+                    (0..inner.concurrent_calls).map(|_| Box::pin(inner.execute(out.clone())));
+                select_ok(calls).await.map(|(r, _)| r)
+            } else {
+                inner.execute(out).await
+            };
+            match result {
+                Ok(r) => Outcome::ok(r),
+                Err(e) => Outcome::err(e),
+            }
+        })
+    }
+}
+
+/// `?a=1&b=2` in Go's `url.Values.Encode` form (keys sorted).
+pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    for (k, vs) in query {
+        for v in vs {
+            ser.append_pair(k, v);
+        }
+    }
+    ser.finish()
+}
+
+impl Inner {
+    fn build(&self, request: &Request) -> Outgoing {
+        let path = self
+            .template
+            .render(|name| request.params.get(name).cloned());
+        let i = self.next_host.fetch_add(1, Ordering::Relaxed) % self.hosts.len().max(1);
+        let mut url = format!("{}{}", self.hosts.get(i).map_or("", String::as_str), path);
+        let query = match &self.query_filter {
+            None => encode_query(&request.query),
+            Some(allowed) => encode_query(
+                &request
+                    .query
+                    .iter()
+                    .filter(|(k, _)| allowed.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        };
+        if !query.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&query);
+        }
+        let mut headers = request.headers.clone();
+        let sized = headers.remove(header::CONTENT_LENGTH).is_some();
+        if let Some(allowed) = &self.header_filter {
+            let keep: HeaderMap = headers
+                .iter()
+                .filter(|(n, _)| allowed.contains(n) || ALWAYS_SENT.contains(&n.as_str()))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            headers = keep;
+        }
+        let mode = if !request.has_body || request.body.is_empty() {
+            if matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {
+                BodyMode::Empty
+            } else {
+                BodyMode::None
+            }
+        } else if sized {
+            BodyMode::Sized
+        } else {
+            BodyMode::Chunked
+        };
+        Outgoing {
+            method: self.method.clone(),
+            url,
+            headers,
+            body: request.body.clone(),
+            mode,
+        }
+    }
+
+    async fn execute(&self, out: Outgoing) -> Result<Response, ProxyError> {
+        let received = self.client.send(out).await?;
+        if self.encoding == BackendEncoding::NoOp {
+            let decompress = received.decompress;
+            let (parts, incoming) = received.response.into_parts();
+            let status = parts.status;
+            let (headers, body) =
+                if decompress && parts.headers.contains_key(header::CONTENT_ENCODING) {
+                    let (parts, bytes) = client::read_body(client::Received {
+                        response: http::Response::from_parts(parts, incoming),
+                        url: received.url,
+                        decompress,
+                    })
+                    .await?;
+                    (parts.headers, crate::body::full(bytes))
+                } else {
+                    (
+                        parts.headers,
+                        incoming
+                            .map_err(|e| Box::new(e) as crate::body::BoxError)
+                            .boxed(),
+                    )
+                };
+            return Ok(Response {
+                data: Map::new(),
+                is_complete: true,
+                passthrough: Some(Passthrough {
+                    status,
+                    headers,
+                    body,
+                }),
+            });
+        }
+        let url = received.url.clone();
+        let (parts, bytes) = client::read_body(received).await?;
+        if parts.status != StatusCode::OK && parts.status != StatusCode::CREATED {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            if let Some(name) = &self.http.return_error_details {
+                let mut detail = Map::new();
+                detail.insert(
+                    "http_status_code".into(),
+                    Value::from(parts.status.as_u16()),
+                );
+                if !body.is_empty() {
+                    detail.insert("http_body".into(), Value::String(body));
+                }
+                if let Some(ct) = content_type {
+                    detail.insert("http_body_encoding".into(), Value::String(ct));
+                }
+                let mut data = Map::new();
+                data.insert(format!("error_{name}"), Value::Object(detail));
+                return Ok(Response {
+                    data,
+                    is_complete: false,
+                    passthrough: None,
+                });
+            }
+            if self.http.return_error_code {
+                return Err(ProxyError::WithStatus {
+                    status: parts.status.as_u16(),
+                    body,
+                    content_type,
+                });
+            }
+            return Err(ProxyError::InvalidStatus {
+                status: parts.status.as_u16(),
+                prefix: self.error_prefix.clone(),
+                url,
+            });
+        }
+        let data = decode::decode(self.encoding, self.is_collection, &bytes)
+            .map_err(ProxyError::Decode)?;
+        let data = match &self.formatter {
+            Some(f) => f.format(data),
+            None => data,
+        };
+        Ok(Response {
+            data,
+            is_complete: true,
+            passthrough: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_sorted_like_go() {
+        let mut q = BTreeMap::new();
+        q.insert("b".to_string(), vec!["2".to_string(), "3".to_string()]);
+        q.insert("a".to_string(), vec!["x y".to_string()]);
+        assert_eq!(encode_query(&q), "a=x+y&b=2&b=3");
+    }
+}

@@ -1,0 +1,403 @@
+//! The command line: the same commands, flags and exit codes as KrakenD's
+//! (0 ok, 1 invalid config or failed check, 2 usage error).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::Gateway;
+use crate::config::{self, ServiceConfig};
+use crate::server::{self, ServerSettings};
+
+/// Cephalo: a KrakenD-compatible API gateway.
+#[derive(Debug, Parser)]
+#[command(name = "krakend", version = VERSION_LINE, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway with a configuration file.
+    Run(RunArgs),
+    /// Validate a configuration file.
+    #[command(visible_alias = "validate")]
+    Check(CheckArgs),
+    /// Print the version, the KrakenD version matched and the Rust version.
+    Version,
+    /// Check Go plugin compatibility (not supported: Cephalo cannot load Go plugins).
+    CheckPlugin(PluginArgs),
+    /// Test Go plugins (not supported: Cephalo cannot load Go plugins).
+    TestPlugin(PluginArgs),
+    /// Audit a configuration for security-relevant settings.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Path to the configuration file (JSON, YAML or TOML by extension).
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
+    /// Enable the debug endpoint `/__debug/*`.
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
+    /// Listen on this port instead of the configured one.
+    #[arg(short = 'p', long = "port")]
+    port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Path to the configuration file.
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
+    /// Print the parsed configuration.
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
+    /// Build the real router and report route conflicts.
+    #[arg(short = 't', long = "test-gin-routes")]
+    test_routes: bool,
+    /// Indent the printed configuration (with -d).
+    #[arg(short = 'i', long = "indent")]
+    indent: bool,
+    /// Lint the configuration (lists ignored namespaces).
+    #[arg(short = 'l', long = "lint", conflicts_with_all = ["lint_schema", "lint_no_network"])]
+    lint: bool,
+    /// Lint against a local JSON schema file.
+    #[arg(
+        short = 's',
+        long = "lint-schema",
+        value_name = "PATH",
+        conflicts_with = "lint_no_network"
+    )]
+    lint_schema: Option<PathBuf>,
+    /// Lint without network access (the built-in lint never uses the network).
+    #[arg(short = 'n', long = "lint-no-network")]
+    lint_no_network: bool,
+}
+
+#[derive(Debug, Args)]
+struct PluginArgs {
+    /// Anything KrakenD's plugin commands accept.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// Path to the configuration file.
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
+    /// Comma-separated rule ids to ignore.
+    #[arg(short = 'i', long = "ignore", value_delimiter = ',')]
+    ignore: Vec<String>,
+}
+
+const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (KrakenD-compatible 2.13.8; ",
+    env!("CEPHALO_RUSTC_VERSION"),
+    ")"
+);
+
+/// Parses arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run(a) => run(a),
+        Command::Check(a) => check(a),
+        Command::Version => {
+            println!("Cephalo {}", crate::VERSION);
+            println!("KrakenD-compatible {}", crate::COMPAT_VERSION);
+            println!("{}", crate::RUSTC_VERSION);
+            ExitCode::SUCCESS
+        }
+        Command::CheckPlugin(_) | Command::TestPlugin(_) => {
+            eprintln!(
+                "Cephalo cannot load KrakenD Go plugins (.so files built with Go's plugin package): \
+                 they need the Go runtime of the exact KrakenD build. Port plugin logic to a backend \
+                 service or to a Cephalo feature instead."
+            );
+            ExitCode::from(1)
+        }
+        Command::Audit(a) => audit(a),
+    }
+}
+
+fn load(path: &Path) -> Result<ServiceConfig, ExitCode> {
+    config::load(path).map_err(|e| {
+        eprintln!("ERROR: {e}");
+        ExitCode::from(1)
+    })
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let mut cfg = match load(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(p) = args.port {
+        cfg.port = p;
+    }
+    crate::logging::init(cfg.logging.as_ref());
+    for (path, ns) in &cfg.ignored_namespaces {
+        tracing::debug!("{path}: namespace {ns:?} is not implemented by Cephalo; ignored");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ERROR: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let gateway = match Gateway::build(&cfg, args.debug) {
+            Ok(g) => Arc::new(g),
+            Err(conflicts) => {
+                for c in conflicts {
+                    eprintln!("ERROR: {}: route conflict: {c}", cfg.file.display());
+                }
+                return ExitCode::from(1);
+            }
+        };
+        if cfg.tls.is_some() {
+            eprintln!("ERROR: {}: tls is not supported by this build yet; terminate TLS in front of Cephalo", cfg.file.display());
+            return ExitCode::from(1);
+        }
+        let addr = server::bind_address(cfg.listen_ip, cfg.port);
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) if cfg.listen_ip.is_none() => {
+                match tokio::net::TcpListener::bind(("0.0.0.0", cfg.port)).await {
+                    Ok(l) => l,
+                    Err(_) => {
+                        eprintln!("ERROR: cannot listen on port {}: {e}", cfg.port);
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("ERROR: cannot listen on {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!(
+            "Cephalo {} (KrakenD-compatible {}) listening on {}, {} endpoints",
+            crate::VERSION,
+            crate::COMPAT_VERSION,
+            listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            cfg.endpoints.len()
+        );
+        let settings = ServerSettings {
+            read_header_timeout: cfg.read_header_timeout,
+            max_header_bytes: cfg.max_header_bytes,
+            shutdown_grace: shutdown_grace(&cfg),
+        };
+        match server::serve(gateway, listener, settings, server::shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// In-flight requests get the longest endpoint timeout, at least 10 s, to finish.
+fn shutdown_grace(cfg: &ServiceConfig) -> Duration {
+    cfg.endpoints
+        .iter()
+        .map(|e| e.timeout)
+        .max()
+        .unwrap_or_default()
+        .max(Duration::from_secs(10))
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    println!("Parsing configuration file: {}", args.config.display());
+    let cfg = match load(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if args.debug {
+        print_summary(&cfg, args.indent);
+    }
+    if args.lint || args.lint_no_network || args.lint_schema.is_some() {
+        if let Some(schema) = &args.lint_schema {
+            println!(
+                "Note: linting against {} is not supported; the built-in lint ran instead.",
+                schema.display()
+            );
+        }
+        if cfg.ignored_namespaces.is_empty() {
+            println!("Lint: every extra_config namespace is implemented.");
+        } else {
+            println!("Lint: namespaces Cephalo does not implement (ignored at run time):");
+            for (path, ns) in &cfg.ignored_namespaces {
+                println!("  - {path}: {ns}");
+            }
+        }
+    }
+    if args.test_routes {
+        match Gateway::build(&cfg, args.debug) {
+            Ok(g) => {
+                if args.debug {
+                    for (m, p) in g.routes() {
+                        println!("  {m:<7} {p}");
+                    }
+                }
+                println!("Routes OK!");
+            }
+            Err(conflicts) => {
+                for c in conflicts {
+                    eprintln!("ERROR: {}: route conflict: {c}", args.config.display());
+                }
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("Syntax OK!");
+    ExitCode::SUCCESS
+}
+
+fn print_summary(cfg: &ServiceConfig, indent: bool) {
+    let pad = if indent { "    " } else { "  " };
+    println!(
+        "Service: {:?}, port {}, timeout {:?}, cache_ttl {:?}",
+        cfg.name, cfg.port, cfg.timeout, cfg.cache_ttl
+    );
+    println!("Endpoints: {}", cfg.endpoints.len());
+    for e in &cfg.endpoints {
+        println!(
+            "{pad}{} {} (timeout {:?}, output {:?})",
+            e.method, e.endpoint, e.timeout, e.output_encoding
+        );
+        for b in &e.backends {
+            println!(
+                "{pad}{pad}{} {}{} ({:?})",
+                b.method,
+                b.hosts.join(","),
+                b.url_pattern_raw,
+                b.encoding
+            );
+        }
+    }
+}
+
+/// One audit finding.
+struct Finding {
+    id: &'static str,
+    severity: &'static str,
+    message: String,
+}
+
+fn audit(args: AuditArgs) -> ExitCode {
+    let cfg = match load(&args.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut findings = Vec::new();
+    let mut add = |id, severity, message: String| {
+        findings.push(Finding {
+            id,
+            severity,
+            message,
+        })
+    };
+    if cfg.debug_endpoint {
+        add(
+            "1.1.1",
+            "HIGH",
+            "debug_endpoint is enabled: /__debug/ logs and answers any request".into(),
+        );
+    }
+    if cfg.echo_endpoint {
+        add(
+            "1.1.2",
+            "HIGH",
+            "echo_endpoint is enabled: /__echo/ reflects request headers, including credentials"
+                .into(),
+        );
+    }
+    if cfg.tls.is_none() {
+        add(
+            "2.1.1",
+            "MEDIUM",
+            "no tls section: traffic is served in clear text (fine behind a TLS-terminating proxy)"
+                .into(),
+        );
+    }
+    if !cfg.router.hide_version_header {
+        add(
+            "2.2.1",
+            "LOW",
+            "router.hide_version_header is off: responses reveal the version in X-Krakend".into(),
+        );
+    }
+    for e in &cfg.endpoints {
+        if e.input_headers.iter().any(|h| h == "*") {
+            add(
+                "3.1.1",
+                "MEDIUM",
+                format!(
+                    "{} {} forwards every client header (input_headers: [\"*\"])",
+                    e.method, e.endpoint
+                ),
+            );
+        }
+        if e.input_query_strings.iter().any(|q| q == "*") {
+            add(
+                "3.1.2",
+                "LOW",
+                format!(
+                    "{} {} forwards every query string (input_query_strings: [\"*\"])",
+                    e.method, e.endpoint
+                ),
+            );
+        }
+        for b in &e.backends {
+            for h in &b.hosts {
+                if h.starts_with("http://") && !is_local(h) {
+                    add(
+                        "3.2.1",
+                        "LOW",
+                        format!("{} {} calls {h} without TLS", e.method, e.endpoint),
+                    );
+                }
+            }
+        }
+    }
+    for (path, ns) in &cfg.ignored_namespaces {
+        if ns.starts_with("auth/") || ns.starts_with("security/") || ns.starts_with("qos/ratelimit")
+        {
+            add("4.1.1", "HIGH", format!("{path}: security namespace {ns:?} is not implemented by Cephalo and is NOT enforced"));
+        }
+    }
+    findings.retain(|f| !args.ignore.iter().any(|i| i == f.id));
+    if findings.is_empty() {
+        println!("No findings.");
+    }
+    for f in &findings {
+        println!("[{}] {}: {}", f.severity, f.id, f.message);
+    }
+    ExitCode::SUCCESS
+}
+
+fn is_local(host: &str) -> bool {
+    let rest = host.trim_start_matches("http://");
+    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
+}

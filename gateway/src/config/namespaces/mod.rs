@@ -1,0 +1,6 @@
+//! One module per implemented `extra_config` namespace: raw object -> typed options.
+
+pub mod backend_http;
+pub mod logging;
+pub mod proxy;
+pub mod router;

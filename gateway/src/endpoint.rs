@@ -1,0 +1,387 @@
+//! The endpoint handler (router side): turns the client request into a proxy request, runs
+//! the endpoint's proxy stack under its timeout, and writes KrakenD's response. This is the
+//! one place where typed errors become HTTP statuses, headers and bodies.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+
+use crate::body::{self, Body};
+use crate::config::pattern::normalize_param;
+use crate::config::{EndpointConfig, OutputEncoding};
+use crate::error::ProxyError;
+use crate::proxy::{Outcome, Request, SharedProxy};
+use crate::render;
+
+/// `X-Krakend-Completed`.
+pub const COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
+/// `X-Krakend`.
+pub const KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
+
+/// Which client headers reach the backends.
+#[derive(Debug, Clone)]
+enum HeaderPass {
+    All,
+    Only(Vec<HeaderName>),
+}
+
+/// Which query parameters reach the backends.
+#[derive(Debug, Clone)]
+enum QueryPass {
+    All,
+    Only(Vec<String>),
+}
+
+/// What the server knows about the client request besides the endpoint match.
+pub struct ClientRequest {
+    /// Method.
+    pub method: Method,
+    /// Decoded path.
+    pub path: String,
+    /// Raw query string.
+    pub query: Option<String>,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Bytes,
+    /// Whether a body was sent (length > 0 or chunked).
+    pub has_body: bool,
+    /// Route parameters as captured.
+    pub params: Vec<(String, String)>,
+    /// The client IP as KrakenD's router computes it.
+    pub client_ip: String,
+    /// The `Host` the client asked for.
+    pub host: String,
+}
+
+/// One endpoint, ready to serve.
+pub struct Endpoint {
+    proxy: SharedProxy,
+    timeout: Duration,
+    cache_control: Option<HeaderValue>,
+    output: OutputEncoding,
+    headers: HeaderPass,
+    query: QueryPass,
+    return_error_msg: bool,
+    version: HeaderValue,
+    user_agent: HeaderValue,
+}
+
+impl Endpoint {
+    /// The handler for `cfg` over its proxy stack.
+    pub fn new(
+        cfg: &EndpointConfig,
+        proxy: SharedProxy,
+        return_error_msg: bool,
+        version: HeaderValue,
+        user_agent: HeaderValue,
+    ) -> Self {
+        let headers = if cfg.input_headers.iter().any(|h| h == "*") {
+            HeaderPass::All
+        } else if cfg.input_headers.is_empty() {
+            HeaderPass::Only(vec![header::CONTENT_TYPE])
+        } else {
+            HeaderPass::Only(
+                cfg.input_headers
+                    .iter()
+                    .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+                    .collect(),
+            )
+        };
+        let query = if cfg.input_query_strings.iter().any(|q| q == "*") {
+            QueryPass::All
+        } else {
+            QueryPass::Only(cfg.input_query_strings.clone())
+        };
+        Self {
+            proxy,
+            timeout: cfg.timeout,
+            cache_control: (!cfg.cache_ttl.is_zero())
+                .then(|| {
+                    HeaderValue::from_str(&format!("public, max-age={}", cfg.cache_ttl.as_secs()))
+                        .ok()
+                })
+                .flatten(),
+            output: cfg.output_encoding,
+            headers,
+            query,
+            return_error_msg,
+            version,
+            user_agent,
+        }
+    }
+
+    fn proxy_request(&self, c: ClientRequest) -> Request {
+        let mut headers = HeaderMap::new();
+        match &self.headers {
+            HeaderPass::All => {
+                for (n, v) in &c.headers {
+                    if !is_hop_by_hop(n) && n != header::HOST {
+                        headers.append(n.clone(), v.clone());
+                    }
+                }
+            }
+            HeaderPass::Only(names) => {
+                for n in names {
+                    for v in c.headers.get_all(n) {
+                        headers.append(n.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&c.client_ip) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&c.host) {
+            headers.insert(HeaderName::from_static("x-forwarded-host"), v);
+        }
+        if headers.contains_key(header::USER_AGENT) {
+            headers.insert(
+                HeaderName::from_static("x-forwarded-via"),
+                self.user_agent.clone(),
+            );
+        } else {
+            headers.insert(header::USER_AGENT, self.user_agent.clone());
+        }
+
+        let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Some(raw) = &c.query {
+            for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+                let keep = match &self.query {
+                    QueryPass::All => true,
+                    QueryPass::Only(list) => list.iter().any(|q| q == k.as_ref()),
+                };
+                if keep {
+                    query
+                        .entry(k.into_owned())
+                        .or_default()
+                        .push(v.into_owned());
+                }
+            }
+        }
+        let params: HashMap<String, String> = c
+            .params
+            .into_iter()
+            .map(|(k, v)| (normalize_param(&k), v))
+            .collect();
+        Request {
+            method: c.method,
+            path: c.path,
+            query,
+            params,
+            headers,
+            body: c.body,
+            has_body: c.has_body,
+        }
+    }
+
+    /// Serves one request.
+    pub async fn handle(&self, c: ClientRequest) -> http::Response<Body> {
+        let accept = c
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let request = self.proxy_request(c);
+        let outcome = match tokio::time::timeout(self.timeout, self.proxy.call(request)).await {
+            Ok(o) => o,
+            Err(_) => Outcome::err(ProxyError::Timeout),
+        };
+        self.respond(outcome, accept.as_deref())
+    }
+
+    /// KrakenD's response for an outcome.
+    fn respond(&self, outcome: Outcome, accept: Option<&str>) -> http::Response<Body> {
+        let mut headers = HeaderMap::new();
+        headers.insert(KRAKEND, self.version.clone());
+        let mut complete = false;
+        if let Some(r) = &outcome.response {
+            if !r.data.is_empty() && r.is_complete {
+                complete = true;
+                if let Some(cc) = &self.cache_control {
+                    headers.insert(header::CACHE_CONTROL, cc.clone());
+                }
+            }
+        }
+        headers.insert(
+            COMPLETED,
+            HeaderValue::from_static(if complete { "true" } else { "false" }),
+        );
+        if let Some(err) = &outcome.error {
+            tracing::debug!(error = %err, "endpoint error");
+            if outcome.response.is_none() {
+                return self.error_response(err, headers);
+            }
+        }
+        let (status, body) = render::render(self.output, outcome.response, accept, &mut headers);
+        let mut response = http::Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+
+    fn error_response(&self, err: &ProxyError, mut headers: HeaderMap) -> http::Response<Body> {
+        let status = match err {
+            ProxyError::WithStatus { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = if self.return_error_msg {
+            let ct = match err {
+                ProxyError::WithStatus {
+                    content_type: Some(ct),
+                    ..
+                } if !ct.is_empty() => HeaderValue::from_str(ct).ok(),
+                _ => None,
+            };
+            headers.insert(
+                header::CONTENT_TYPE,
+                ct.unwrap_or(HeaderValue::from_static("text/plain; charset=utf-8")),
+            );
+            body::full(err.to_string())
+        } else {
+            body::empty()
+        };
+        let mut response = http::Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+fn is_hop_by_hop(n: &HeaderName) -> bool {
+    matches!(
+        n.as_str(),
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "proxy-connection"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::pattern::RoutePattern;
+    use crate::proxy::testing::data;
+    use crate::proxy::{from_fn, Outcome};
+    use http_body_util::BodyExt;
+    use serde_json::json;
+
+    fn cfg() -> EndpointConfig {
+        EndpointConfig {
+            endpoint: "/x".into(),
+            pattern: RoutePattern::parse("/x").unwrap(),
+            method: Method::GET,
+            timeout: Duration::from_millis(200),
+            cache_ttl: Duration::from_secs(60),
+            concurrent_calls: 1,
+            input_query_strings: vec!["a".into()],
+            input_headers: vec![],
+            output_encoding: OutputEncoding::Json,
+            backends: vec![],
+            proxy: Default::default(),
+        }
+    }
+
+    fn client() -> ClientRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-secret", HeaderValue::from_static("s"));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/x"));
+        ClientRequest {
+            method: Method::GET,
+            path: "/x".into(),
+            query: Some("a=1&b=2".into()),
+            headers,
+            body: Bytes::new(),
+            has_body: false,
+            params: vec![("id".into(), "7".into())],
+            client_ip: "127.0.0.1".into(),
+            host: "gw:8080".into(),
+        }
+    }
+
+    fn endpoint(cfg: &EndpointConfig, p: SharedProxy, msg: bool) -> Endpoint {
+        Endpoint::new(
+            cfg,
+            p,
+            msg,
+            HeaderValue::from_static("Version 2.13.8"),
+            HeaderValue::from_static("KrakenD Version 2.13.8"),
+        )
+    }
+
+    async fn body_text(r: http::Response<Body>) -> String {
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn builds_the_backend_request_like_krakend() {
+        let probe = from_fn(|r: Request| async move {
+            let mut names: Vec<_> = r.headers.keys().map(|k| k.as_str().to_string()).collect();
+            names.sort();
+            Outcome::ok(data(json!({
+                "headers": names,
+                "query": r.query.keys().cloned().collect::<Vec<_>>(),
+                "id": r.params.get("Id").cloned(),
+            })))
+        });
+        let c = cfg();
+        let r = endpoint(&c, probe, false).handle(client()).await;
+        assert_eq!(r.headers()["cache-control"], "public, max-age=60");
+        assert_eq!(r.headers()["x-krakend-completed"], "true");
+        let v: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
+        assert_eq!(
+            v,
+            json!({"headers":["content-type","user-agent","x-forwarded-for","x-forwarded-host"],"query":["a"],"id":"7"})
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_become_500_with_message_when_asked() {
+        let failing = from_fn(|_| async { Outcome::err(ProxyError::Transport("boom".into())) });
+        let c = cfg();
+        let r = endpoint(&c, failing.clone(), true).handle(client()).await;
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+        assert!(r.headers().get("cache-control").is_none());
+        assert_eq!(r.headers()["x-krakend-completed"], "false");
+        assert_eq!(body_text(r).await, "boom");
+        let r = endpoint(&c, failing, false).handle(client()).await;
+        assert_eq!(body_text(r).await, "");
+    }
+
+    #[tokio::test]
+    async fn backend_status_is_kept_with_return_error_code() {
+        let p = from_fn(|_| async {
+            Outcome::err(ProxyError::WithStatus {
+                status: 418,
+                body: "{\"t\":1}".into(),
+                content_type: Some("application/json".into()),
+            })
+        });
+        let c = cfg();
+        let r = endpoint(&c, p, true).handle(client()).await;
+        assert_eq!(r.status(), 418);
+        assert_eq!(r.headers()["content-type"], "application/json");
+    }
+
+    #[tokio::test]
+    async fn endpoint_timeout_gives_500() {
+        let slow = from_fn(|_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Outcome::default()
+        });
+        let c = cfg();
+        let r = endpoint(&c, slow, true).handle(client()).await;
+        assert_eq!(r.status(), 500);
+        assert_eq!(body_text(r).await, "context deadline exceeded");
+    }
+}

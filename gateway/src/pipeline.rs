@@ -1,0 +1,90 @@
+//! Builds each endpoint's proxy stack once, at start-up, from typed settings. Only configured
+//! features add a layer; the order below is the order KrakenD applies them.
+
+use std::sync::Arc;
+
+use crate::backend::client::HttpClient;
+use crate::backend::BackendProxy;
+use crate::config::pattern::normalize_param;
+use crate::config::EndpointConfig;
+use crate::proxy::flatmap::Flatmap;
+use crate::proxy::merge::{merge_deadline, ParallelMerge};
+use crate::proxy::sequential::{parse_resp_param, Replacement, SequentialMerge};
+use crate::proxy::shadow::Shadow;
+use crate::proxy::static_data::Static;
+use crate::proxy::SharedProxy;
+
+/// The proxy stack of one endpoint.
+pub fn build(endpoint: &EndpointConfig, client: &HttpClient) -> SharedProxy {
+    let (shadows, mains): (Vec<_>, Vec<_>) = endpoint.backends.iter().partition(|b| b.proxy.shadow);
+    // Backend tier: request build + HTTP call + decode + manipulation, one per backend.
+    let backend = |b: &crate::config::BackendConfig| -> SharedProxy {
+        Arc::new(BackendProxy::new(
+            b,
+            client.clone(),
+            endpoint.concurrent_calls,
+        ))
+    };
+    let children: Vec<SharedProxy> = mains.iter().map(|b| backend(b)).collect();
+
+    // Several backends: one merge layer over them (sequential when asked).
+    let mut proxy: SharedProxy = if children.len() == 1 {
+        children.into_iter().next().expect("one backend")
+    } else if endpoint.proxy.sequential {
+        let replacements = sequential_replacements(endpoint, &mains);
+        Arc::new(SequentialMerge::new(
+            children,
+            replacements,
+            merge_deadline(endpoint.timeout),
+        ))
+    } else {
+        Arc::new(ParallelMerge::new(
+            children,
+            merge_deadline(endpoint.timeout),
+        ))
+    };
+    // Endpoint flatmap works on the merged data.
+    if !endpoint.proxy.flatmap.is_empty() {
+        proxy = Arc::new(Flatmap::new(proxy, endpoint.proxy.flatmap.clone()));
+    }
+    // Static data sees the final merge outcome (its strategy depends on it).
+    if let Some(s) = &endpoint.proxy.static_data {
+        proxy = Arc::new(Static::new(proxy, s));
+    }
+    // Shadow backends are fired beside everything else and never change the answer.
+    if !shadows.is_empty() {
+        proxy = Arc::new(Shadow::new(
+            proxy,
+            shadows.iter().map(|b| backend(b)).collect(),
+        ));
+    }
+    proxy
+}
+
+fn sequential_replacements(
+    endpoint: &EndpointConfig,
+    backends: &[&crate::config::BackendConfig],
+) -> Vec<Vec<Replacement>> {
+    let propagated: Vec<Replacement> = endpoint
+        .proxy
+        .sequential_propagated_params
+        .iter()
+        .filter_map(|p| parse_resp_param(&normalize_param(p)))
+        .collect();
+    backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let mut list: Vec<Replacement> = b
+                .url_pattern
+                .param_names()
+                .filter_map(parse_resp_param)
+                .filter(|r| r.backend < i)
+                .collect();
+            if i > 0 {
+                list.extend(propagated.iter().filter(|r| r.backend < i).cloned());
+            }
+            list
+        })
+        .collect()
+}

@@ -1,0 +1,110 @@
+//! The HTTP server: accept loop (HTTP/1.1 and h2c), per-connection settings, and graceful
+//! shutdown that lets in-flight requests finish within a bound.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::app::Gateway;
+
+/// Server-level settings from the service config.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `read_header_timeout`.
+    pub read_header_timeout: Option<Duration>,
+    /// `max_header_bytes`.
+    pub max_header_bytes: Option<usize>,
+    /// How long in-flight requests may run after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves until `shutdown` resolves, then drains connections for up to the grace period.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    settings: ServerSettings,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    {
+        let mut h1 = builder.http1();
+        h1.title_case_headers(true).timer(TokioTimer::new());
+        if let Some(t) = settings.read_header_timeout {
+            h1.header_read_timeout(t);
+        }
+        if let Some(n) = settings.max_header_bytes {
+            h1.max_buf_size(n.max(8192));
+        }
+    }
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let gw = gateway.clone();
+                let svc = service_fn(move |req| {
+                    let gw = gw.clone();
+                    async move { Ok::<_, Infallible>(gw.handle(req, remote).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, %remote, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    match tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!("shutdown grace period elapsed with requests still running"),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT, logging which one.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("SIGTERM received, shutting down"),
+            _ = int.recv() => tracing::warn!("SIGINT received, shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::warn!("interrupt received, shutting down");
+    }
+}
+
+/// The address to bind for a config.
+pub fn bind_address(listen_ip: Option<std::net::IpAddr>, port: u16) -> SocketAddr {
+    SocketAddr::new(
+        listen_ip.unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+        port,
+    )
+}
