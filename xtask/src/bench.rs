@@ -125,7 +125,22 @@ pub fn run(args: Args) -> Result<()> {
     raise_open_files_limit(&mut report.notes);
 
     let profile = if args.quick { "fastrelease" } else { "release" };
-    let backend_bin = tools::build("conformance", "bench-backend", profile)?;
+    let backend_bin = match tools::build("conformance", "bench-backend", profile) {
+        Ok(path) => path,
+        // The conformance crate is shared: when it does not build, an earlier build will do.
+        Err(error) => {
+            let earlier = project::target_dir().join(profile).join("bench-backend");
+            anyhow::ensure!(earlier.is_file(), "{error:#}");
+            eprintln!(
+                "bench: {error:#}; using the earlier build {}",
+                earlier.display()
+            );
+            report.notes.push(format!(
+                "bench-backend did not build ({error}); an earlier build was used"
+            ));
+            earlier
+        }
+    };
     let mut unavailable = Vec::new();
     let gateway_bin = match args.gateway_bin.clone() {
         Some(path) => Some(path),
@@ -146,6 +161,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
+    raise_priority(&mut report.notes);
     let setup = Setup {
         dir: work.clone(),
         backend_bin,
@@ -550,6 +566,21 @@ fn write_outputs(report: &Report, out_dir: &std::path::Path) -> Result<()> {
     );
     Ok(())
 }
+
+/// Every process started from now on (servers and load generators) inherits a high
+/// priority, so that other work on a shared box (compilers) barely competes with the runs.
+/// Every contender gets the same, so the comparison stays fair.
+fn raise_priority(notes: &mut Vec<String>) {
+    match rustix::process::setpriority_process(None, BENCH_NICE) {
+        Ok(()) => notes.push(format!("servers and load generators ran at nice {BENCH_NICE}")),
+        Err(error) => notes.push(format!(
+            "could not raise the priority ({error}): other work on the machine competes with the runs"
+        )),
+    }
+}
+
+/// The nice value of the bench's processes (root may go below 0).
+const BENCH_NICE: i32 = -15;
 
 /// wrk -c 1000 and the contenders need more than the usual 1,024 descriptors.
 fn raise_open_files_limit(notes: &mut Vec<String>) {
