@@ -106,7 +106,7 @@ pub struct UrlTemplate {
 impl UrlTemplate {
     /// Parses a url_pattern; a missing leading `/` is added as KrakenD does.
     pub fn parse(pattern: &str) -> Result<Self, String> {
-        if pattern.contains("://") {
+        if pattern.starts_with("http://") || pattern.starts_with("https://") {
             return Err(format!(
                 "url_pattern {pattern:?} must be a path; put the scheme and host in 'host'"
             ));
