@@ -63,51 +63,50 @@ pub fn binaries(arch: Arch) -> Binaries {
 
 /// Cross-compiles the gateway and the entrypoint for `arches` with `profile`.
 pub fn build(arches: &[Arch], profile: &str, cross: bool) -> Result<()> {
-    if !cross {
-        ensure_rust_targets(arches)?;
-    }
-    let mut command = if cross {
-        Command::new("cross")
-    } else {
-        Command::new(cargo())
-    };
-    command
-        .current_dir(project::root())
-        .env("CARGO_TARGET_DIR", project::target_dir())
-        .args([
-            "build",
-            "--profile",
-            profile,
-            "-p",
-            "gateway",
-            "-p",
-            "entrypoint",
-        ])
-        .args(["--bin", "krakend", "--bin", "docker-entrypoint"]);
-    let remap = remap_flags();
-    for &arch in arches {
-        command.args(["--target", arch.rust_target()]);
-        if !cross {
-            let flags: Vec<_> = remap.iter().map(|f| format!("{f:?}")).collect();
-            command.args([
-                "--config",
-                &format!(
-                    "target.{}.rustflags=[{}]",
-                    arch.rust_target(),
-                    flags.join(",")
-                ),
-            ]);
-            for (key, value) in c_toolchain(arch) {
-                if std::env::var_os(&key).is_none() {
-                    command.env(key, value);
-                }
-            }
-        }
-    }
     eprintln!(
         "==> building krakend and docker-entrypoint ({profile}) for {}",
         list(arches)
     );
+    if cross {
+        // cross-rs builds one target per run, each in its own container image.
+        for &arch in arches {
+            let mut command = build_command("cross", profile);
+            command.args(["--target", arch.rust_target()]);
+            run_build(command, profile)?;
+        }
+        return Ok(());
+    }
+    ensure_rust_targets(arches)?;
+    let mut command = build_command(&cargo(), profile);
+    let remap: Vec<_> = remap_flags().iter().map(|f| format!("{f:?}")).collect();
+    for &arch in arches {
+        let target = arch.rust_target();
+        command.args(["--target", target]);
+        command.args([
+            "--config",
+            &format!("target.{target}.rustflags=[{}]", remap.join(",")),
+        ]);
+        for (key, value) in c_toolchain(arch) {
+            if std::env::var_os(&key).is_none() {
+                command.env(key, value);
+            }
+        }
+    }
+    run_build(command, profile)
+}
+
+fn build_command(program: &str, profile: &str) -> Command {
+    let mut command = Command::new(program);
+    command
+        .current_dir(project::root())
+        .env("CARGO_TARGET_DIR", project::target_dir())
+        .args(["build", "--profile", profile])
+        .args(["-p", "gateway", "-p", "entrypoint"])
+        .args(["--bin", "krakend", "--bin", "docker-entrypoint"]);
+    command
+}
+
+fn run_build(mut command: Command, profile: &str) -> Result<()> {
     let status = command
         .status()
         .with_context(|| format!("running {command:?}"))?;

@@ -156,6 +156,19 @@ pub fn fetch(pin: &Pin) -> Result<Vec<u8>> {
             cached.display()
         );
     }
+    // One download at a time: apt and dpkg take locks (tests fetch in parallel).
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = APT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Ok(data) = fs::read(&cached) {
+        if sha256_hex(&data) == pin.sha256 {
+            return Ok(data);
+        }
+    }
+    let foreign: Vec<_> = Arch::ALL
+        .into_iter()
+        .filter(|a| a.debian() == pin.arch)
+        .collect();
+    ensure_foreign_arches(&foreign)?;
     eprintln!("  downloading {} {} ({})", pin.name, pin.version, pin.arch);
     let downloaded = apt_download(pin, &dir).map_err(|err| {
         err.context(format!(
