@@ -350,10 +350,12 @@ async fn failures_skips_known_gaps_and_filters() {
     );
 
     // Explicit expected failures per namespace plus a filter.
-    let mut options = RunOptions::default();
-    options.filter = vec!["wrong_*".into()];
-    options.expected_failures =
-        conformance::ce::tables::parse_expected_failures("container=wrong_s*").unwrap();
+    let options = RunOptions {
+        filter: vec!["wrong_*".into()],
+        expected_failures: conformance::ce::tables::parse_expected_failures("container=wrong_s*")
+            .unwrap(),
+        ..RunOptions::default()
+    };
     let report = run(&suite, gateway, &options).await;
     assert_eq!(report.results.len(), 3);
     assert!(
@@ -383,7 +385,6 @@ fn spawn_session(bin: PathBuf, root: &Path) -> SessionOptions {
         ready_url: "http://127.0.0.1:9/__health".into(),
         ready_timeout: Duration::from_millis(800),
         log_dir: root.to_path_buf(),
-        ..SessionOptions::spawn(PathBuf::new())
     }
 }
 
