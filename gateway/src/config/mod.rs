@@ -445,7 +445,7 @@ fn read_endpoint(
     let output =
         declared_output
             .or(d.output_encoding)
-            .unwrap_or_else(|| match backends.as_slice() {
+            .unwrap_or(match backends.as_slice() {
                 [only] => match only.encoding {
                     BackendEncoding::NoOp => OutputEncoding::NoOp,
                     BackendEncoding::String => OutputEncoding::String,

@@ -99,10 +99,10 @@ impl<T> Router<T> {
             }
         };
         let mut node = &mut self.trees[idx].1;
-        for (i, seg) in pattern.segments.iter().enumerate() {
+        for seg in &pattern.segments {
             match seg {
                 RouteSegment::Literal(l) => {
-                    if node.wildcard.is_some() && i + 1 <= pattern.segments.len() {
+                    if node.wildcard.is_some() {
                         return Err(format!(
                             "{method} {display} conflicts with the wildcard route {}",
                             node.pattern.clone().unwrap_or_default()
