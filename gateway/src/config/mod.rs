@@ -442,17 +442,16 @@ fn read_endpoint(
         ),
     }
 
-    let output =
-        declared_output
-            .or(d.output_encoding)
-            .unwrap_or(match backends.as_slice() {
-                [only] => match only.encoding {
-                    BackendEncoding::NoOp => OutputEncoding::NoOp,
-                    BackendEncoding::String => OutputEncoding::String,
-                    _ => OutputEncoding::Json,
-                },
+    let output = declared_output
+        .or(d.output_encoding)
+        .unwrap_or(match backends.as_slice() {
+            [only] => match only.encoding {
+                BackendEncoding::NoOp => OutputEncoding::NoOp,
+                BackendEncoding::String => OutputEncoding::String,
                 _ => OutputEncoding::Json,
-            });
+            },
+            _ => OutputEncoding::Json,
+        });
     if output == OutputEncoding::NoOp {
         if obj
             .get("backend")
