@@ -174,10 +174,13 @@ fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        if cfg.tls.is_some() {
-            eprintln!("ERROR: {}: tls is not supported by this build yet; terminate TLS in front of Cephalo", cfg.file.display());
-            return ExitCode::from(1);
-        }
+        let tls = match cfg.tls.as_ref().map(crate::tls::acceptor).transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("ERROR: {}: {e}", cfg.file.display());
+                return ExitCode::from(1);
+            }
+        };
         let addr = server::bind_address(cfg.listen_ip, cfg.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -199,13 +202,17 @@ fn run(args: RunArgs) -> ExitCode {
             "Cephalo {} (KrakenD-compatible {}) listening on {}, {} endpoints",
             crate::VERSION,
             crate::COMPAT_VERSION,
-            listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
             cfg.endpoints.len()
         );
         let settings = ServerSettings {
             read_header_timeout: cfg.read_header_timeout,
             max_header_bytes: cfg.max_header_bytes,
             shutdown_grace: shutdown_grace(&cfg),
+            tls,
         };
         match server::serve(gateway, listener, settings, server::shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod render;
 pub mod router;
 pub mod server;
+pub mod tls;
 
 /// The Cephalo version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

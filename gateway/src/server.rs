@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::app::Gateway;
 
 /// Server-level settings from the service config.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerSettings {
     /// `read_header_timeout`.
     pub read_header_timeout: Option<Duration>,
@@ -24,6 +24,8 @@ pub struct ServerSettings {
     pub max_header_bytes: Option<usize>,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Serve HTTPS with this acceptor.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Serves until `shutdown` resolves, then drains connections for up to the grace period.
@@ -63,13 +65,35 @@ pub async fn serve(
                     let gw = gw.clone();
                     async move { Ok::<_, Infallible>(gw.handle(req, remote).await) }
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %remote, "connection ended with an error");
+                match &settings.tls {
+                    None => {
+                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, %remote, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(acceptor) => {
+                        let acceptor = acceptor.clone();
+                        let builder = builder.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let stream = match acceptor.accept(stream).await {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    tracing::debug!(error = %e, %remote, "TLS handshake failed");
+                                    return;
+                                }
+                            };
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                                tracing::debug!(error = %e, %remote, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
             () = &mut shutdown => break,
         }

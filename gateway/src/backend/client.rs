@@ -8,6 +8,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Uri};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -60,7 +61,7 @@ pub struct Received {
 /// The shared client.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpConnector, Body>,
+    inner: Client<HttpsConnector<HttpConnector>, Body>,
 }
 
 impl Default for HttpClient {
@@ -76,6 +77,13 @@ impl HttpClient {
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(30)));
         connector.set_connect_timeout(Some(Duration::from_secs(30)));
+        connector.enforce_http(false);
+        // Bundled Mozilla roots: the container image has no system trust store.
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let inner = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -95,9 +103,9 @@ impl HttpClient {
                 .url
                 .parse()
                 .map_err(|e| ProxyError::Transport(format!("parse {:?}: {e}", out.url)))?;
-            if uri.scheme_str() != Some("http") {
+            if !matches!(uri.scheme_str(), Some("http" | "https")) {
                 return Err(ProxyError::Transport(format!(
-                    "{} {:?}: unsupported protocol scheme {:?} (this build calls http backends only)",
+                    "{} {:?}: unsupported protocol scheme {:?} (http and https are supported)",
                     go_op(&out.method),
                     out.url,
                     uri.scheme_str().unwrap_or("")
