@@ -45,11 +45,10 @@ pub fn upstream_dir(workspace_root: &Path) -> Option<PathBuf> {
             .join("shared")
             .join("krakend-ce-tests"),
     };
-    dir.join("tests")
-        .join("fixtures")
-        .join("specs")
-        .is_dir()
-        .then_some(dir)
+    if !dir.join("tests").join("fixtures").join("specs").is_dir() {
+        return None;
+    }
+    Some(std::fs::canonicalize(&dir).unwrap_or(dir))
 }
 
 /// The upstream suite inside the shared folder (`tests/` is its working directory).

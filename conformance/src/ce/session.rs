@@ -196,7 +196,8 @@ pub async fn run_suite(
         None => wait_ready_existing(&session.ready_url, session.ready_timeout, probe).await?,
     }
     progress(&format!(
-        "gateway ready; running {} cases of {}",
+        "gateway ready; running {} of the {} cases of {}",
+        suite.cases.iter().filter(|c| run.selects(&c.name)).count(),
         suite.cases.len(),
         suite.specs_dir.display()
     ));
