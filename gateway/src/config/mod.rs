@@ -442,16 +442,10 @@ fn read_endpoint(
         ),
     }
 
+    // As KrakenD: endpoint value, else the service default, else JSON.
     let output = declared_output
         .or(d.output_encoding)
-        .unwrap_or(match backends.as_slice() {
-            [only] => match only.encoding {
-                BackendEncoding::NoOp => OutputEncoding::NoOp,
-                BackendEncoding::String => OutputEncoding::String,
-                _ => OutputEncoding::Json,
-            },
-            _ => OutputEncoding::Json,
-        });
+        .unwrap_or(OutputEncoding::Json);
     if output == OutputEncoding::NoOp {
         if obj
             .get("backend")
@@ -463,9 +457,6 @@ fn read_endpoint(
                 join(path, "output_encoding"),
                 "no-op endpoints take exactly one backend",
             );
-        }
-        for b in &mut backends {
-            b.encoding = BackendEncoding::NoOp;
         }
     }
 
