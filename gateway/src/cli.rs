@@ -212,6 +212,7 @@ fn run(args: RunArgs) -> ExitCode {
             read_header_timeout: cfg.read_header_timeout,
             max_header_bytes: cfg.max_header_bytes,
             shutdown_grace: shutdown_grace(&cfg),
+            write_timeout: cfg.write_timeout,
             tls,
         };
         match server::serve(gateway, listener, settings, server::shutdown_signal()).await {

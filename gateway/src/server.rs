@@ -1,7 +1,6 @@
 //! The HTTP server: accept loop (HTTP/1.1 and h2c), per-connection settings, and graceful
 //! shutdown that lets in-flight requests finish within a bound.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,9 +23,16 @@ pub struct ServerSettings {
     pub max_header_bytes: Option<usize>,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// `write_timeout`: a request not answered within it has its connection dropped, as Go does.
+    pub write_timeout: Option<Duration>,
     /// Serve HTTPS with this acceptor.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
+
+/// The response was not ready within `write_timeout`; the connection is dropped.
+#[derive(Debug, thiserror::Error)]
+#[error("write timeout elapsed")]
+pub struct WriteTimeout;
 
 /// Serves until `shutdown` resolves, then drains connections for up to the grace period.
 pub async fn serve(
@@ -61,9 +67,17 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let gw = gateway.clone();
+                let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
                 let svc = service_fn(move |req| {
                     let gw = gw.clone();
-                    async move { Ok::<_, Infallible>(gw.handle(req, remote).await) }
+                    async move {
+                        match write_timeout {
+                            None => Ok(gw.handle(req, remote).await),
+                            Some(limit) => tokio::time::timeout(limit, gw.handle(req, remote))
+                                .await
+                                .map_err(|_| WriteTimeout),
+                        }
+                    }
                 });
                 match &settings.tls {
                     None => {
