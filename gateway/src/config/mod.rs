@@ -446,18 +446,15 @@ fn read_endpoint(
     let output = declared_output
         .or(d.output_encoding)
         .unwrap_or(OutputEncoding::Json);
-    if output == OutputEncoding::NoOp {
-        if obj
-            .get("backend")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len)
-            > 1
-        {
-            w.fail(
-                join(path, "output_encoding"),
-                "no-op endpoints take exactly one backend",
-            );
-        }
+    let backend_count = obj
+        .get("backend")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if output == OutputEncoding::NoOp && backend_count > 1 {
+        w.fail(
+            join(path, "output_encoding"),
+            "no-op endpoints take exactly one backend",
+        );
     }
 
     Some(EndpointConfig {
