@@ -68,6 +68,10 @@ pub struct Args {
     /// Do not follow redirects (upstream `-client_not_follow_redirects`).
     #[arg(long)]
     no_follow_redirects: bool,
+    /// Run the cases in a random order (as upstream does), reproducible from
+    /// this seed; `--shuffle` alone picks and prints a seed.
+    #[arg(long, value_name = "SEED", num_args = 0..=1, default_missing_value = "0")]
+    shuffle: Option<u64>,
 }
 
 /// A suite to run and whether it gets the shared mock data.
@@ -121,6 +125,17 @@ pub fn run(args: Args) -> Result<()> {
             .extend(tables::parse_expected_failures(spec).map_err(anyhow::Error::msg)?);
     }
     options.client.follow_redirects = !args.no_follow_redirects;
+    options.shuffle_seed = args.shuffle.map(|seed| {
+        let seed = if seed == 0 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64 | 1)
+        } else {
+            seed
+        };
+        eprintln!("ce: case order shuffled with --shuffle {seed}");
+        seed
+    });
 
     let runtime = tokio::runtime::Runtime::new()?;
     let mut total = Report::default();

@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub expected_failures: Vec<ExpectedFailure>,
     /// Client settings.
     pub client: ClientOptions,
+    /// Run in a pseudo-random order from this seed (upstream runs in Go's
+    /// random map order, so specs must not depend on order); `None`: by name.
+    pub shuffle_seed: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -82,6 +85,7 @@ impl Default for RunOptions {
             skips: tables::default_skips(),
             expected_failures: Vec::new(),
             client: ClientOptions::default(),
+            shuffle_seed: None,
         }
     }
 }
@@ -178,13 +182,33 @@ pub async fn run_cases(
     options: &RunOptions,
     mut on_result: impl FnMut(&CaseResult),
 ) -> Report {
+    let mut selected: Vec<&Case> = cases.iter().filter(|c| options.selects(&c.name)).collect();
+    if let Some(seed) = options.shuffle_seed {
+        shuffle(&mut selected, seed);
+    }
     let mut results = Vec::new();
-    for case in cases.iter().filter(|c| options.selects(&c.name)) {
+    for case in selected {
         let result = run_case(case, options).await;
         on_result(&result);
         results.push(result);
     }
     Report { results }
+}
+
+/// Fisher–Yates with a splitmix64 stream: reproducible from the seed.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
 }
 
 /// The results of a run.
@@ -319,6 +343,22 @@ mod tests {
             report.expected_line().unwrap(),
             "1 of the 2 failures are known gaps; 1 unexpected"
         );
+    }
+
+    #[test]
+    fn shuffle_is_a_reproducible_permutation() {
+        let mut a: Vec<u32> = (0..20).collect();
+        let mut b = a.clone();
+        shuffle(&mut a, 7);
+        shuffle(&mut b, 7);
+        assert_eq!(a, b);
+        assert_ne!(a, (0..20).collect::<Vec<_>>());
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..20).collect::<Vec<_>>());
+        let mut c: Vec<u32> = (0..20).collect();
+        shuffle(&mut c, 8);
+        assert_ne!(a, c);
     }
 
     #[test]
