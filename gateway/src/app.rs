@@ -90,34 +90,32 @@ impl Gateway {
                 add(&mut router, m, "/__echo/*", Handler::Echo);
             }
         }
-        if !cfg.disable_rest {
-            let client = HttpClient::new();
-            let version = HeaderValue::from_str(&if cfg.router.hide_version_header {
-                "Version undefined".to_string()
-            } else {
-                format!("Version {}", crate::COMPAT_VERSION)
-            })
-            .expect("ascii version");
-            let user_agent =
-                HeaderValue::from_str(&format!("KrakenD Version {}", crate::COMPAT_VERSION))
-                    .expect("ascii user agent");
-            for e in &cfg.endpoints {
-                let proxy = pipeline::build(e, &client);
-                let handler = Endpoint::new(
-                    e,
-                    proxy,
-                    cfg.router.return_error_msg,
-                    version.clone(),
-                    user_agent.clone(),
-                );
-                if let Err(err) = router.insert(
-                    e.method.clone(),
-                    &e.pattern,
-                    &e.endpoint,
-                    Handler::Endpoint(Arc::new(handler)),
-                ) {
-                    conflicts.push(err);
-                }
+        let client = HttpClient::new();
+        let version = HeaderValue::from_str(&if cfg.router.hide_version_header {
+            "Version undefined".to_string()
+        } else {
+            format!("Version {}", crate::COMPAT_VERSION)
+        })
+        .expect("ascii version");
+        let user_agent =
+            HeaderValue::from_str(&format!("KrakenD Version {}", crate::COMPAT_VERSION))
+                .expect("ascii user agent");
+        for e in &cfg.endpoints {
+            let proxy = pipeline::build(e, &client);
+            let handler = Endpoint::new(
+                e,
+                proxy,
+                cfg.router.return_error_msg,
+                version.clone(),
+                user_agent.clone(),
+            );
+            if let Err(err) = router.insert(
+                e.method.clone(),
+                &e.pattern,
+                &e.endpoint,
+                Handler::Endpoint(Arc::new(handler)),
+            ) {
+                conflicts.push(err);
             }
         }
         if conflicts.is_empty() {

@@ -49,7 +49,8 @@ pub struct ServiceConfig {
     pub echo_endpoint: bool,
     /// `debug_endpoint` (also turned on by `run -d`).
     pub debug_endpoint: bool,
-    /// `disable_rest`: no endpoint from `endpoints` is mounted.
+    /// `disable_rest`: KrakenD then accepts `{params}` anywhere in backend URLs, which
+    /// Cephalo always does; kept for `check -d`.
     pub disable_rest: bool,
     /// `tls`.
     pub tls: Option<TlsConfig>,
