@@ -382,7 +382,7 @@ fn spawn_session(bin: PathBuf, root: &Path) -> SessionOptions {
         mock: None,
         lock: None,
         gateway_ports: Vec::new(),
-        ready_url: "http://127.0.0.1:9/__health".into(),
+        ready_url: Some("http://127.0.0.1:9/__health".into()),
         ready_timeout: Duration::from_millis(800),
         log_dir: root.to_path_buf(),
     }

@@ -37,8 +37,10 @@ pub struct SessionOptions {
     pub gateway: GatewayTarget,
     /// The mock backend to start, if any.
     pub mock: Option<MockConfig>,
-    /// Polled until it answers 200 (spawn mode default: `http://127.0.0.1:8080/__health`).
-    pub ready_url: String,
+    /// Polled until it answers 200. `None`: derived from the suite's config
+    /// (its `port` and `router.health_path`; with `router.disable_health`, any
+    /// HTTP answer on `/` counts), on 127.0.0.1 or the existing gateway's base URL.
+    pub ready_url: Option<String>,
     /// Bound on start-up.
     pub ready_timeout: Duration,
     /// The ports lock to hold for the run (`None` to not lock).
@@ -58,7 +60,7 @@ impl SessionOptions {
                 env: Vec::new(),
             },
             mock: Some(MockConfig::new(([127, 0, 0, 1], 8081).into())),
-            ready_url: "http://127.0.0.1:8080/__health".into(),
+            ready_url: None,
             ready_timeout: Duration::from_secs(30),
             lock: Some(PathBuf::from(LOCK_PATH)),
             gateway_ports: vec![8080, 8090],
@@ -71,7 +73,6 @@ impl SessionOptions {
         let base_url = base_url.into();
         let base = base_url.trim_end_matches('/').to_string();
         Self {
-            ready_url: format!("{base}/__health"),
             gateway: GatewayTarget::Existing { base_url: base },
             gateway_ports: Vec::new(),
             ..Self::spawn(PathBuf::new())
@@ -173,27 +174,40 @@ pub async fn run_suite(
         timeout: Duration::from_secs(2),
         ..Default::default()
     };
+    let (ready_url, any_status) = match (&session.ready_url, &session.gateway) {
+        (Some(url), _) => (url.clone(), false),
+        (None, GatewayTarget::Existing { base_url }) => {
+            let probe = suite.readiness_probe();
+            (format!("{base_url}{}", probe.path), probe.any_status)
+        }
+        (None, GatewayTarget::Spawn { .. }) => {
+            let probe = suite.readiness_probe();
+            let url = format!("http://127.0.0.1:{}{}", probe.port, probe.path);
+            (url, probe.any_status)
+        }
+    };
     let probe = || {
         let request = SpecRequest {
-            url: session.ready_url.clone(),
+            url: ready_url.clone(),
             ..Default::default()
         };
         let probe_client = probe_client.clone();
         async move {
             match client::send(&request, &probe_client).await {
-                Ok(r) if r.status == 200 => Ok(()),
+                Ok(r) if r.status == 200 || any_status => Ok(()),
                 Ok(r) => Err(format!("status {}", r.status)),
                 Err(e) => Err(e.to_string()),
             }
         }
     };
+    progress(&format!("waiting for {ready_url}"));
     match gateway.as_mut() {
         Some(process) => {
             process
-                .wait_ready(&session.ready_url, session.ready_timeout, probe)
+                .wait_ready(&ready_url, session.ready_timeout, probe)
                 .await?
         }
-        None => wait_ready_existing(&session.ready_url, session.ready_timeout, probe).await?,
+        None => wait_ready_existing(&ready_url, session.ready_timeout, probe).await?,
     }
     progress(&format!(
         "gateway ready; running {} of the {} cases of {}",

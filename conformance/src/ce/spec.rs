@@ -159,6 +159,49 @@ impl Suite {
     }
 }
 
+/// How to tell that a suite's gateway is up, from its config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadinessProbe {
+    /// The service `port` (8080 when absent).
+    pub port: u16,
+    /// `router.health_path`, `/__health` by default, `/` when health is disabled.
+    pub path: String,
+    /// True when health is disabled: any HTTP answer means ready.
+    pub any_status: bool,
+}
+
+impl Suite {
+    /// Derives the readiness probe from the config (JSON only; defaults otherwise).
+    pub fn readiness_probe(&self) -> ReadinessProbe {
+        let config: serde_json::Value = std::fs::read(&self.config)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let port = config["port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(8080);
+        let router = &config["extra_config"]["router"];
+        if router["disable_health"].as_bool() == Some(true) {
+            return ReadinessProbe {
+                port,
+                path: "/".into(),
+                any_status: true,
+            };
+        }
+        let path = router["health_path"]
+            .as_str()
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or("/__health")
+            .to_string();
+        ReadinessProbe {
+            port,
+            path,
+            any_status: false,
+        }
+    }
+}
+
 /// Reads every `*.json` file directly inside `dir`, sorted by case name.
 pub fn load_cases(dir: &Path) -> Result<Vec<Case>, SpecError> {
     let entries = std::fs::read_dir(dir).map_err(|source| SpecError::Io {
@@ -210,6 +253,44 @@ mod tests {
         assert_eq!(spec.response.status_code, 201);
         assert_eq!(spec.response.header["content-type"], ["a"]);
         assert_eq!(spec.response.body, Some(Value::String("t".into())));
+    }
+
+    #[test]
+    fn readiness_probe_follows_the_config() {
+        let dir = std::env::temp_dir().join(format!("cephalo-probe-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("fixtures").join("specs")).unwrap();
+        let suite = Suite::load_root(&dir).unwrap();
+        let probe = |config: &str| {
+            std::fs::write(&suite.config, config).unwrap();
+            suite.readiness_probe()
+        };
+        assert_eq!(
+            probe("{}"),
+            ReadinessProbe {
+                port: 8080,
+                path: "/__health".into(),
+                any_status: false
+            }
+        );
+        let custom = probe(r#"{"port":9000,"extra_config":{"router":{"health_path":"/hz"}}}"#);
+        assert_eq!(
+            custom,
+            ReadinessProbe {
+                port: 9000,
+                path: "/hz".into(),
+                any_status: false
+            }
+        );
+        let off = probe(r#"{"extra_config":{"router":{"disable_health":true}}}"#);
+        assert_eq!(
+            off,
+            ReadinessProbe {
+                port: 8080,
+                path: "/".into(),
+                any_status: true
+            }
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
