@@ -489,7 +489,7 @@ async fn mock_answers_over_real_sockets() {
     assert_eq!(r.headers["location"], "/param_forwarding/?a=1&b=2");
     assert_eq!(
         r.body,
-        "<a href=\"/param_forwarding/?a=1&amp;b=2\">Moved Permanently</a>.\n\n\n"
+        "<a href=\"/param_forwarding/?a=1&amp;b=2\">Moved Permanently</a>.\n\n"
     );
 
     let r = get("/nothing", &[], false).await.unwrap();

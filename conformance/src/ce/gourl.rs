@@ -171,11 +171,11 @@ pub fn status_text(code: u16) -> &'static str {
     }
 }
 
-/// The body `http.Redirect` writes for a GET: an anchor, a blank line, and
-/// `fmt.Fprintln`'s newline.
+/// The body `http.Redirect` writes for a GET: the anchor line ending in
+/// `.\n`, printed with `fmt.Fprintln` (one more newline).
 pub fn redirect_html(location: &str, code: u16) -> String {
     format!(
-        "<a href=\"{}\">{}</a>.\n\n\n",
+        "<a href=\"{}\">{}</a>.\n\n",
         html_escape(location),
         status_text(code)
     )
@@ -249,7 +249,7 @@ mod tests {
     fn writes_redirect_body_like_go() {
         assert_eq!(
             redirect_html("/param_forwarding/?status=301&a=1", 301),
-            "<a href=\"/param_forwarding/?status=301&amp;a=1\">Moved Permanently</a>.\n\n\n"
+            "<a href=\"/param_forwarding/?status=301&amp;a=1\">Moved Permanently</a>.\n\n"
         );
         assert_eq!(status_text(307), "Temporary Redirect");
         assert_eq!(status_text(308), "Permanent Redirect");
