@@ -251,6 +251,9 @@ fn check(args: CheckArgs) -> ExitCode {
                 schema.display()
             );
         }
+        for key in &cfg.unknown_keys {
+            println!("Lint: {key}: unknown key (ignored; a typo?)");
+        }
         if cfg.ignored_namespaces.is_empty() {
             println!("Lint: every extra_config namespace is implemented.");
         } else {

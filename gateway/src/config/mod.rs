@@ -28,6 +28,80 @@ const SERVICE_NAMESPACES: &[&str] = &[router::NAMESPACE, logging::NAMESPACE];
 const ENDPOINT_NAMESPACES: &[&str] = &[proxy::NAMESPACE];
 const BACKEND_NAMESPACES: &[&str] = &[proxy::NAMESPACE, backend_http::NAMESPACE];
 
+/// Service-level keys of KrakenD v3 (implemented or not).
+const SERVICE_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "port",
+    "listen_ip",
+    "timeout",
+    "cache_ttl",
+    "output_encoding",
+    "read_timeout",
+    "write_timeout",
+    "idle_timeout",
+    "read_header_timeout",
+    "max_header_bytes",
+    "host",
+    "echo_endpoint",
+    "debug_endpoint",
+    "disable_rest",
+    "tls",
+    "extra_config",
+    "endpoints",
+    "plugin",
+    "async_agent",
+    "sequential_start",
+    "client_tls",
+    "dns_cache_ttl",
+    "max_idle_connections",
+    "max_idle_connections_per_host",
+    "idle_connection_timeout",
+    "dialer_timeout",
+    "dialer_fallback_delay",
+    "dialer_keep_alive",
+    "disable_keep_alives",
+    "disable_compression",
+    "expect_continue_timeout",
+    "response_header_timeout",
+    "allow_insecure_connections",
+    "use_h2c",
+];
+/// Endpoint keys.
+const ENDPOINT_KEYS: &[&str] = &[
+    "endpoint",
+    "method",
+    "backend",
+    "concurrent_calls",
+    "timeout",
+    "cache_ttl",
+    "input_query_strings",
+    "input_headers",
+    "output_encoding",
+    "extra_config",
+];
+/// Backend keys.
+const BACKEND_KEYS: &[&str] = &[
+    "host",
+    "url_pattern",
+    "method",
+    "encoding",
+    "group",
+    "target",
+    "allow",
+    "deny",
+    "mapping",
+    "is_collection",
+    "extra_config",
+    "sd",
+    "sd_scheme",
+    "disable_host_sanitize",
+    "input_headers",
+    "input_query_strings",
+    "timeout",
+    "concurrent_calls",
+];
+
 /// The config file formats, chosen by extension as KrakenD does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -120,6 +194,7 @@ pub fn from_tree(tree: &Value, file: &Path) -> Result<ServiceConfig, ConfigError
 
 fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConfig> {
     let root = w.expect_object(tree, "")?;
+    w.note_unknown_keys(root, "", SERVICE_KEYS);
     match root.get("version") {
         None => w.fail("version", "is required; Cephalo reads KrakenD configuration format version 3"),
         Some(v) if v.as_u64() == Some(3) => {}
@@ -231,6 +306,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         logging: logging_opts,
         endpoints,
         ignored_namespaces: std::mem::take(&mut w.ignored),
+        unknown_keys: std::mem::take(&mut w.unknown_keys),
     })
 }
 
@@ -353,6 +429,7 @@ fn read_endpoint(
     w: &mut Walker,
 ) -> Option<EndpointConfig> {
     let obj = w.expect_object(item, path)?;
+    w.note_unknown_keys(obj, path, ENDPOINT_KEYS);
     let endpoint = match w.string(obj, "endpoint", path) {
         Some(e) => e,
         None => {
@@ -488,6 +565,7 @@ fn read_backend(
     w: &mut Walker,
 ) -> Option<BackendConfig> {
     let obj = w.expect_object(item, path)?;
+    w.note_unknown_keys(obj, path, BACKEND_KEYS);
     let raw_pattern = match w.string(obj, "url_pattern", path) {
         Some(p) => p,
         None => {

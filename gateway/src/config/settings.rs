@@ -62,6 +62,8 @@ pub struct ServiceConfig {
     pub endpoints: Vec<EndpointConfig>,
     /// Namespaces found but not implemented: (JSON path, namespace).
     pub ignored_namespaces: Vec<(String, String)>,
+    /// Keys KrakenD does not know at their place (ignored, as KrakenD does; `check --lint` lists them).
+    pub unknown_keys: Vec<String>,
 }
 
 /// `tls`: serve HTTPS with these PEM files.

@@ -14,6 +14,8 @@ pub struct Walker {
     pub problems: Vec<Problem>,
     /// Namespaces present but not implemented: (path, namespace).
     pub ignored: Vec<(String, String)>,
+    /// Keys no KrakenD version knows at that place (likely typos), by JSON path.
+    pub unknown_keys: Vec<String>,
 }
 
 /// `parent.key` in JSON-path notation.
@@ -44,6 +46,15 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 impl Walker {
+    /// Notes keys of `obj` outside `known` (`@comments` and `$schema` are always fine).
+    pub fn note_unknown_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+        for k in obj.keys() {
+            if !k.starts_with('@') && !k.starts_with('$') && !known.contains(&k.as_str()) {
+                self.unknown_keys.push(join(path, k));
+            }
+        }
+    }
+
     /// Records a problem.
     pub fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
