@@ -152,7 +152,12 @@ fn run(args: RunArgs) -> ExitCode {
     }
     crate::logging::init(cfg.logging.as_ref());
     for (path, ns) in &cfg.ignored_namespaces {
-        tracing::debug!("{path}: namespace {ns:?} is not implemented by Cephalo; ignored");
+        if is_security_namespace(ns) {
+            // Ignoring these changes who may call the endpoint: say so loudly.
+            tracing::warn!("{path}: security namespace {ns:?} is not implemented by Cephalo and is NOT enforced");
+        } else {
+            tracing::debug!("{path}: namespace {ns:?} is not implemented by Cephalo; ignored");
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -406,6 +411,13 @@ fn audit(args: AuditArgs) -> ExitCode {
         println!("[{}] {}: {}", f.severity, f.id, f.message);
     }
     ExitCode::SUCCESS
+}
+
+/// Namespaces whose absence weakens access control or input validation.
+fn is_security_namespace(ns: &str) -> bool {
+    ["auth/", "security/", "validation/", "qos/ratelimit"]
+        .iter()
+        .any(|p| ns.starts_with(p))
 }
 
 fn is_local(host: &str) -> bool {
