@@ -398,8 +398,7 @@ fn audit(args: AuditArgs) -> ExitCode {
         }
     }
     for (path, ns) in &cfg.ignored_namespaces {
-        if ns.starts_with("auth/") || ns.starts_with("security/") || ns.starts_with("qos/ratelimit")
-        {
+        if is_security_namespace(ns) {
             add("4.1.1", "HIGH", format!("{path}: security namespace {ns:?} is not implemented by Cephalo and is NOT enforced"));
         }
     }
