@@ -90,7 +90,13 @@ impl Gateway {
                 add(&mut router, m, "/__echo/*", Handler::Echo);
             }
         }
-        let client = HttpClient::new();
+        let client = match HttpClient::new(&cfg.client_tls) {
+            Ok(c) => c,
+            Err(e) => {
+                conflicts.push(format!("client_tls: {e}"));
+                HttpClient::default()
+            }
+        };
         let version = HeaderValue::from_str(&if cfg.router.hide_version_header {
             "Version undefined".to_string()
         } else {

@@ -174,7 +174,7 @@ fn run(args: RunArgs) -> ExitCode {
             Ok(g) => Arc::new(g),
             Err(conflicts) => {
                 for c in conflicts {
-                    eprintln!("ERROR: {}: route conflict: {c}", cfg.file.display());
+                    eprintln!("ERROR: {}: {c}", cfg.file.display());
                 }
                 return ExitCode::from(1);
             }
@@ -280,7 +280,7 @@ fn check(args: CheckArgs) -> ExitCode {
             }
             Err(conflicts) => {
                 for c in conflicts {
-                    eprintln!("ERROR: {}: route conflict: {c}", args.config.display());
+                    eprintln!("ERROR: {}: {c}", args.config.display());
                 }
                 return ExitCode::from(1);
             }

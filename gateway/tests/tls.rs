@@ -73,3 +73,64 @@ fn serves_https_with_configured_pem_files() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"status\":\"ok\""), "{response}");
 }
+
+#[test]
+fn calls_https_backends_trusted_through_client_tls_ca_certs() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+
+    // An HTTPS "backend": a gateway serving its echo endpoint over TLS.
+    let backend_port = common::free_port();
+    let backend_cfg = dir.path().join("backend.json");
+    std::fs::write(
+        &backend_cfg,
+        serde_json::json!({"version": 3, "port": backend_port, "echo_endpoint": true,
+            "tls": {"public_key": cert_path, "private_key": key_path}, "endpoints": []})
+        .to_string(),
+    )
+    .unwrap();
+    let mut backend = Command::new(env!("CARGO_BIN_EXE_krakend"))
+        .args(["run", "-c"])
+        .arg(&backend_cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let front = |client_tls: serde_json::Value| {
+        serde_json::json!({"version": 3, "port": "PORT", "client_tls": client_tls,
+            "extra_config": {"router": {"return_error_msg": true}},
+            "endpoints": [{"endpoint": "/secure", "backend": [{
+                "host": [format!("https://localhost:{backend_port}")],
+                "url_pattern": "/__echo/tls", "allow": ["req_uri"]}]}]})
+        .to_string()
+        .replace("\"PORT\"", "PORT")
+    };
+    let trusted = common::Gateway::start(&front(serde_json::json!({"ca_certs": [cert_path]})));
+    let untrusted = common::Gateway::start(&front(serde_json::json!({})));
+    let insecure = common::Gateway::start(&front(
+        serde_json::json!({"allow_insecure_connections": true}),
+    ));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let r = trusted.request("GET", "/secure", &[], "");
+        if r.status == 200 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let refused = untrusted.request("GET", "/secure", &[], "");
+    let accepted = insecure.request("GET", "/secure", &[], "");
+    let _ = backend.kill();
+    let _ = backend.wait();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json(), serde_json::json!({"req_uri": "/__echo/tls"}));
+    assert_eq!(refused.status, 500);
+    assert!(refused.body.contains("certificate"), "{}", refused.body);
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+}

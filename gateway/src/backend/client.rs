@@ -1,6 +1,7 @@
 //! The pooled HTTP client shared by all backends: keep-alive pools keyed by host (up to 250
 //! idle connections per host, as KrakenD), Go-like redirect following and gzip handling.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,8 +14,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
 use crate::body::{self, Body};
+use crate::config::ClientTlsConfig;
 use crate::error::ProxyError;
+use crate::tls::TlsError;
 
 /// KrakenD's default idle connections kept per backend host.
 pub const MAX_IDLE_PER_HOST: usize = 250;
@@ -66,21 +74,97 @@ pub struct HttpClient {
 
 impl Default for HttpClient {
     fn default() -> Self {
-        Self::new()
+        Self::new(&ClientTlsConfig::default()).expect("default TLS settings are valid")
+    }
+}
+
+/// The rustls settings for backend calls.
+fn tls_config(cfg: &ClientTlsConfig) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    if cfg.allow_insecure_connections {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    if !cfg.disable_system_ca_pool {
+        // Bundled Mozilla roots: the container image has no system trust store.
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for path in &cfg.ca_certs {
+        let pem_error = |e: &dyn std::fmt::Display| TlsError::Pem {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| pem_error(&e))? {
+            roots.add(cert.map_err(|e| pem_error(&e))?)?;
+        }
+    }
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// `allow_insecure_connections`: any certificate is accepted (signatures still checked).
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
 impl HttpClient {
-    /// A client with KrakenD's pool settings.
-    pub fn new() -> Self {
+    /// A client with KrakenD's pool settings and the given backend TLS trust.
+    pub fn new(tls: &ClientTlsConfig) -> Result<Self, TlsError> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(30)));
         connector.set_connect_timeout(Some(Duration::from_secs(30)));
         connector.enforce_http(false);
-        // Bundled Mozilla roots: the container image has no system trust store.
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(tls_config(tls)?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
@@ -90,7 +174,7 @@ impl HttpClient {
             .pool_timer(TokioTimer::new())
             .http1_title_case_headers(true)
             .build(connector);
-        Self { inner }
+        Ok(Self { inner })
     }
 
     /// Sends a request, following up to 10 redirects as Go's client does.

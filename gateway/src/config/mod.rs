@@ -223,6 +223,23 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         .and_then(|s| output_encoding(&s, "output_encoding", w));
     let host = read_hosts(root, "", w);
     let tls = w.object(root, "tls", "").and_then(|t| read_tls(t, w));
+    let client_tls = w
+        .object(root, "client_tls", "")
+        .map(|t| ClientTlsConfig {
+            allow_insecure_connections: w
+                .boolean(t, "allow_insecure_connections", "client_tls")
+                .unwrap_or(false),
+            ca_certs: w
+                .strings(t, "ca_certs", "client_tls")
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            disable_system_ca_pool: w
+                .boolean(t, "disable_system_ca_pool", "client_tls")
+                .unwrap_or(false),
+        })
+        .unwrap_or_default();
 
     let mut router_opts = router::RouterOptions::default();
     let mut logging_opts = None;
@@ -302,6 +319,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         debug_endpoint: w.boolean(root, "debug_endpoint", "").unwrap_or(false),
         disable_rest: w.boolean(root, "disable_rest", "").unwrap_or(false),
         tls,
+        client_tls,
         router: router_opts,
         logging: logging_opts,
         endpoints,

@@ -54,6 +54,8 @@ pub struct ServiceConfig {
     pub disable_rest: bool,
     /// `tls`.
     pub tls: Option<TlsConfig>,
+    /// `client_tls`.
+    pub client_tls: ClientTlsConfig,
     /// `extra_config.router`.
     pub router: RouterOptions,
     /// `extra_config["telemetry/logging"]`.
@@ -64,6 +66,17 @@ pub struct ServiceConfig {
     pub ignored_namespaces: Vec<(String, String)>,
     /// Keys KrakenD does not know at their place (ignored, as KrakenD does; `check --lint` lists them).
     pub unknown_keys: Vec<String>,
+}
+
+/// `client_tls`: how backends reached over HTTPS are trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTlsConfig {
+    /// `allow_insecure_connections`: accept any backend certificate.
+    pub allow_insecure_connections: bool,
+    /// `ca_certs`: extra PEM CA files.
+    pub ca_certs: Vec<PathBuf>,
+    /// `disable_system_ca_pool`: trust only `ca_certs`.
+    pub disable_system_ca_pool: bool,
 }
 
 /// `tls`: serve HTTPS with these PEM files.
