@@ -32,6 +32,7 @@ pub struct Gateway {
     router: Router<Handler>,
     access_log: bool,
     skip_paths: Vec<String>,
+    check_params: bool,
 }
 
 const ANY: [Method; 9] = [
@@ -129,6 +130,7 @@ impl Gateway {
                 router,
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
+                check_params: !cfg.router.disable_path_decoding,
             })
         } else {
             Err(conflicts)
@@ -173,6 +175,9 @@ impl Gateway {
         let path = router::path::decode(req.uri().path());
         match self.router.lookup(&method, &path) {
             Lookup::Found(found) => {
+                if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
+                    return builtin::bad_params();
+                }
                 let (parts, incoming) = req.into_parts();
                 let has_body = has_body(&parts.headers);
                 let body = match incoming.collect().await {
@@ -227,6 +232,12 @@ impl Gateway {
             Lookup::NotFound => builtin::not_found(),
         }
     }
+}
+
+/// gin's `paramChecker`: a parameter that still decodes (double encoding) or carries `?`/`#`
+/// is refused, which stops `..%252F` style traversal towards backends.
+fn still_encoded(value: &str) -> bool {
+    value.contains(['?', '#']) || (value.contains('%') && router::path::decode(value) != value)
 }
 
 fn uri_string(uri: &http::Uri) -> String {

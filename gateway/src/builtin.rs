@@ -70,6 +70,17 @@ pub fn not_found() -> http::Response<Body> {
     r
 }
 
+/// KrakenD's answer to double-encoded path parameters.
+pub fn bad_params() -> http::Response<Body> {
+    let mut r = http::Response::new(body::full("error: encoded url params"));
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
 /// gin's 405 with `Allow`.
 pub fn method_not_allowed(allowed: &[Method]) -> http::Response<Body> {
     let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed");

@@ -152,6 +152,13 @@ fn gateway_behaves_like_krakend() {
     assert_eq!(r.json(), json!({"fallback": true}));
     assert_eq!(r.header("x-krakend-completed"), Some("false"));
 
+    // Double-encoded parameters are refused (gin's paramChecker).
+    let r = gw.request("GET", "/merge/..%252Fadmin", &[], "");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, "error: encoded url params")
+    );
+
     // Wildcard endpoints.
     assert_eq!(gw.request("GET", "/wild/a/b", &[], "").status, 200);
 
