@@ -13,7 +13,10 @@ mod release;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Cephalo's build, release and test automation")]
+#[command(
+    name = "cargo xtask",
+    about = "Cephalo's build, release and test automation"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,

@@ -347,36 +347,26 @@ fn binaries(fs: &Filesystem) -> Verdict {
             problems.push(format!("no {tool} on PATH"));
         }
     }
-    // §3: no package manager, no compiler, no docs. Busybox's own `dpkg`/`rpm` applets are
-    // part of "busybox with its applet links" (§3) and only noted.
-    let mut applets = Vec::new();
+    // §3: no package manager (not even busybox's `dpkg`/`rpm` applets), no compiler, no docs.
     for absent in [
         "/sbin/apk",
         "/usr/bin/apt",
         "/usr/bin/dpkg",
         "/usr/bin/dpkg-deb",
         "/usr/bin/rpm",
+        "/usr/bin/rpm2cpio",
         "/bin/rpm",
         "/usr/bin/gcc",
         "/usr/share/doc",
         "/var/lib/dpkg",
     ] {
-        match fs.get(absent).map(|e| &e.kind) {
-            None => {}
-            Some(Kind::Symlink(t) | Kind::HardLink(t)) if t.ends_with("busybox") => {
-                applets.push(absent)
-            }
-            Some(_) => problems.push(format!(
+        if fs.get(absent).is_some() {
+            problems.push(format!(
                 "{absent} should not be in the image (no package manager, compiler or docs)"
-            )),
+            ));
         }
     }
-    let note = if applets.is_empty() {
-        String::new()
-    } else {
-        format!("busybox applet links present: {}", applets.join(", "))
-    };
-    Verdict::from_problems(problems, note)
+    Verdict::from_problems(problems, String::new())
 }
 
 #[cfg(test)]

@@ -21,6 +21,15 @@ pub const ZONEINFO: &str = "usr/share/zoneinfo";
 /// Links the contract needs beyond `busybox --list-full` (`/sbin/nologin`, the shell of `krakend`).
 const EXTRA_APPLETS: [&str; 1] = ["sbin/nologin"];
 
+/// Busybox applets that are package managers: the image contract says "no package manager",
+/// so these get no link even though busybox could run them.
+const PACKAGE_MANAGER_APPLETS: [&str; 4] = [
+    "bin/rpm",
+    "usr/bin/dpkg",
+    "usr/bin/dpkg-deb",
+    "usr/bin/rpm2cpio",
+];
+
 /// The files of `images/` copied into the rootfs: source name, destination, mode.
 pub const IMAGE_FILES: [(&str, &str, u32); 4] = [
     ("passwd", "etc/passwd", 0o644),
@@ -113,6 +122,9 @@ fn add_busybox(tree: &mut Tree, package: &BTreeMap<String, DebEntry>) -> Result<
         "the busybox applet list has no bin/sh"
     );
     for applet in applets.iter().map(String::as_str).chain(EXTRA_APPLETS) {
+        if PACKAGE_MANAGER_APPLETS.contains(&applet) {
+            continue;
+        }
         if applet != BUSYBOX && tree.get(applet).is_none() {
             tree.symlink(applet, format!("/{BUSYBOX}"))?;
         }
@@ -262,6 +274,9 @@ mod tests {
                 }),
                 "{applet}"
             );
+        }
+        for package_manager in PACKAGE_MANAGER_APPLETS {
+            assert_eq!(tree.get(package_manager), None, "{package_manager}");
         }
         let bundle = text(&tree, CA_BUNDLE);
         assert!(bundle.matches("-----BEGIN CERTIFICATE-----").count() > 100);
