@@ -18,10 +18,11 @@ use crate::config::ServiceConfig;
 use crate::endpoint::{ClientRequest, Endpoint};
 use crate::pipeline;
 use crate::router::{self, Lookup, Router, RouterFlags};
+use crate::security::{Admission, EndpointGuards, ServiceGuards};
 
 /// What a route leads to.
 enum Handler {
-    Endpoint(Arc<Endpoint>),
+    Endpoint(Arc<Endpoint>, Option<Arc<EndpointGuards>>),
     Health,
     Debug,
     Echo,
@@ -33,6 +34,7 @@ pub struct Gateway {
     access_log: bool,
     skip_paths: Vec<String>,
     check_params: bool,
+    guards: ServiceGuards,
 }
 
 const ANY: [Method; 9] = [
@@ -109,6 +111,11 @@ impl Gateway {
                 .expect("ascii user agent");
         for e in &cfg.endpoints {
             let proxy = pipeline::build(e, &client);
+            let guards = e
+                .security
+                .bot_detector
+                .is_some()
+                .then(|| Arc::new(EndpointGuards::new(&e.security)));
             let handler = Endpoint::new(
                 e,
                 proxy,
@@ -120,7 +127,7 @@ impl Gateway {
                 e.method.clone(),
                 &e.pattern,
                 &e.endpoint,
-                Handler::Endpoint(Arc::new(handler)),
+                Handler::Endpoint(Arc::new(handler), guards),
             ) {
                 conflicts.push(err);
             }
@@ -131,6 +138,7 @@ impl Gateway {
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
                 check_params: !cfg.router.disable_path_decoding,
+                guards: ServiceGuards::new(&cfg.security),
             })
         } else {
             Err(conflicts)
@@ -151,7 +159,14 @@ impl Gateway {
         let started = Instant::now();
         let method = req.method().clone();
         let raw_path = req.uri().path().to_string();
-        let response = self.dispatch(req, remote).await;
+        let response = match self.guards.admit(&method, req.headers()) {
+            Admission::Answer(r) => r,
+            Admission::Route(extra) => {
+                let mut r = self.dispatch(req, remote).await;
+                ServiceGuards::finish(extra, &mut r);
+                r
+            }
+        };
         if self.access_log && !self.skip_paths.iter().any(|p| p == &raw_path) {
             tracing::info!(
                 target: "krakend::access",
@@ -178,6 +193,12 @@ impl Gateway {
                 if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
                     return builtin::bad_params();
                 }
+                // Endpoint guards answer before the body is read.
+                if let Handler::Endpoint(_, Some(g)) = found.value {
+                    if let Some(r) = g.refusal(req.headers()) {
+                        return r;
+                    }
+                }
                 let (parts, incoming) = req.into_parts();
                 let has_body = has_body(&parts.headers);
                 let body = match incoming.collect().await {
@@ -192,7 +213,7 @@ impl Gateway {
                 let host = host_of(&parts);
                 let query = parts.uri.query().map(str::to_string);
                 match found.value {
-                    Handler::Endpoint(e) => {
+                    Handler::Endpoint(e, _) => {
                         let request = ClientRequest {
                             method,
                             path,

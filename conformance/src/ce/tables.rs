@@ -75,12 +75,6 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
         "validation/cel",
         "CEL request/response evaluation is not implemented yet",
     ),
-    ("cors_*", "security/cors", "CORS is not implemented yet"),
-    (
-        "botdetector_*",
-        "security/bot-detector",
-        "the bot detector is not implemented yet",
-    ),
     (
         "jsonschema_*",
         "validation/json-schema",
@@ -171,7 +165,8 @@ mod tests {
         assert_eq!(first("jwt_1").as_deref(), Some("auth/validator"));
         assert_eq!(first("cel-7").as_deref(), Some("auth/validator"));
         assert_eq!(first("cel-1").as_deref(), Some("validation/cel"));
-        assert_eq!(first("cors_5").as_deref(), Some("security/cors"));
+        assert_eq!(first("cors_5"), None);
+        assert_eq!(first("botdetector_1"), None);
         assert_eq!(first("static"), None);
     }
 

@@ -1,6 +1,9 @@
 //! One module per implemented `extra_config` namespace: raw object -> typed options.
 
 pub mod backend_http;
+pub mod bot_detector;
+pub mod cors;
 pub mod logging;
 pub mod proxy;
 pub mod router;
+pub mod security;
