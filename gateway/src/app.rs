@@ -111,11 +111,13 @@ impl Gateway {
                 .expect("ascii user agent");
         for e in &cfg.endpoints {
             let proxy = pipeline::build(e, &client);
-            let guards = e
-                .security
-                .bot_detector
-                .is_some()
-                .then(|| Arc::new(EndpointGuards::new(&e.security)));
+            let guards = match EndpointGuards::build(&e.security, &client) {
+                Ok(g) => g.map(Arc::new),
+                Err(err) => {
+                    conflicts.push(format!("{}: {err}", e.endpoint));
+                    None
+                }
+            };
             let handler = Endpoint::new(
                 e,
                 proxy,
@@ -194,9 +196,12 @@ impl Gateway {
                     return builtin::bad_params();
                 }
                 // Endpoint guards answer before the body is read.
+                let mut req = req;
+                let mut params = found.params;
                 if let Handler::Endpoint(_, Some(g)) = found.value {
-                    if let Some(r) = g.refusal(req.headers()) {
-                        return r;
+                    match g.admit(req.headers_mut()).await {
+                        Ok(extra) => params.extend(extra),
+                        Err(r) => return *r,
                     }
                 }
                 let (parts, incoming) = req.into_parts();
@@ -223,7 +228,7 @@ impl Gateway {
                             headers: parts.headers,
                             body,
                             has_body,
-                            params: found.params,
+                            params,
                         };
                         e.handle(request).await
                     }

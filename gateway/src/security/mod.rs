@@ -4,14 +4,17 @@
 
 pub mod bot_detector;
 pub mod cors;
+pub mod jwt;
 
 use http::header::HeaderMap;
 use http::Method;
 
+use crate::backend::client::HttpClient;
 use crate::body::Body;
 use crate::config::namespaces::security::{EndpointSecurityOptions, ServiceSecurityOptions};
 use bot_detector::BotDetector;
 use cors::{Cors, CorsOutcome};
+use jwt::JwtValidator;
 
 /// Service-level guards.
 #[derive(Default)]
@@ -65,18 +68,40 @@ impl ServiceGuards {
 #[derive(Default)]
 pub struct EndpointGuards {
     bot_detector: Option<BotDetector>,
+    jwt: Option<JwtValidator>,
 }
 
 impl EndpointGuards {
-    /// Builds the configured guards.
-    pub fn new(o: &EndpointSecurityOptions) -> Self {
-        Self {
-            bot_detector: o.bot_detector.as_ref().map(BotDetector::new),
+    /// Builds the configured guards (`None` when there is none).
+    pub fn build(o: &EndpointSecurityOptions, client: &HttpClient) -> Result<Option<Self>, String> {
+        if !o.any() {
+            return Ok(None);
         }
+        Ok(Some(Self {
+            bot_detector: o.bot_detector.as_ref().map(BotDetector::new),
+            jwt: o
+                .jwt_validator
+                .as_ref()
+                .map(|j| JwtValidator::new(j, client))
+                .transpose()?,
+        }))
     }
 
-    /// The answer to send instead when the request must not reach the endpoint.
-    pub fn refusal(&self, headers: &HeaderMap) -> Option<http::Response<Body>> {
-        self.bot_detector.as_ref().and_then(|b| b.refusal(headers))
+    /// Checks the request; on success returns the parameters the guards add (`JWT.*`),
+    /// on refusal the answer to send instead.
+    pub async fn admit(
+        &self,
+        headers: &mut HeaderMap,
+    ) -> Result<Vec<(String, String)>, Box<http::Response<Body>>> {
+        if let Some(r) = self.bot_detector.as_ref().and_then(|b| b.refusal(headers)) {
+            return Err(Box::new(r));
+        }
+        match &self.jwt {
+            None => Ok(Vec::new()),
+            Some(j) => j.admit(headers).await.map_err(|refusal| {
+                tracing::debug!(%refusal, "JWT validation refused the request");
+                Box::new(refusal.response())
+            }),
+        }
     }
 }

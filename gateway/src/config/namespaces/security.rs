@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{bot_detector, cors};
+use super::{bot_detector, cors, jwt_validator};
 use crate::config::walk::Walker;
 
 /// Security namespaces at service level.
@@ -20,6 +20,8 @@ pub struct ServiceSecurityOptions {
 pub struct EndpointSecurityOptions {
     /// `security/bot-detector`.
     pub bot_detector: Option<bot_detector::BotDetectorOptions>,
+    /// `auth/validator`.
+    pub jwt_validator: Option<jwt_validator::JwtValidatorOptions>,
 }
 
 impl ServiceSecurityOptions {
@@ -51,8 +53,18 @@ impl EndpointSecurityOptions {
                     self.bot_detector = Some(bot_detector::parse(o, path, w));
                 }
             }
+            jwt_validator::NAMESPACE => {
+                if let Some(o) = w.expect_object(v, path) {
+                    self.jwt_validator = Some(jwt_validator::parse(o, path, w));
+                }
+            }
             _ => return false,
         }
         true
+    }
+
+    /// Whether any guard is configured.
+    pub fn any(&self) -> bool {
+        self.bot_detector.is_some() || self.jwt_validator.is_some()
     }
 }
