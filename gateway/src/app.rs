@@ -125,6 +125,19 @@ impl Gateway {
                 version.clone(),
                 user_agent.clone(),
             );
+            let handler = match e
+                .security
+                .jwt_signer
+                .as_ref()
+                .map(|s| crate::security::signer::JwtSigner::new(s, &client))
+                .transpose()
+            {
+                Ok(signer) => handler.with_signer(signer),
+                Err(err) => {
+                    conflicts.push(format!("{}: auth/signer: {err}", e.endpoint));
+                    handler
+                }
+            };
             if let Err(err) = router.insert(
                 e.method.clone(),
                 &e.pattern,

@@ -95,13 +95,7 @@ fn parse_jwks(bytes: &[u8]) -> Result<Vec<Key>, String> {
         let kid = k.get("kid").and_then(Value::as_str).map(str::to_string);
         let alg = k.get("alg").and_then(Value::as_str).map(str::to_string);
         let key = if k.get("kty").and_then(Value::as_str) == Some("oct") {
-            let Some(secret) = k.get("k").and_then(Value::as_str) else {
-                continue;
-            };
-            let Ok(bytes) = URL_SAFE_NO_PAD
-                .decode(secret.trim_end_matches('='))
-                .or_else(|_| STANDARD.decode(secret))
-            else {
+            let Some(bytes) = oct_secret(k) else {
                 continue;
             };
             DecodingKey::from_secret(&bytes)
@@ -119,6 +113,15 @@ fn parse_jwks(bytes: &[u8]) -> Result<Vec<Key>, String> {
     Ok(keys)
 }
 
+/// The secret of an `oct` JWK (`k`, base64url; plain base64 tolerated).
+pub fn oct_secret(k: &Value) -> Option<Vec<u8>> {
+    let secret = k.get("k").and_then(Value::as_str)?;
+    URL_SAFE_NO_PAD
+        .decode(secret.trim_end_matches('='))
+        .or_else(|_| STANDARD.decode(secret))
+        .ok()
+}
+
 /// The JWK without `alg`, so that algorithms the JWK crate does not list do not hide the key.
 fn strip_alg(k: &Value) -> Value {
     let mut k = k.clone();
@@ -126,6 +129,27 @@ fn strip_alg(k: &Value) -> Value {
         o.remove("alg");
     }
     k
+}
+
+/// Downloads a JWK set with the gateway's pooled client, bounded by [`FETCH_TIMEOUT`].
+pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
+    let out = Outgoing {
+        method: Method::GET,
+        url: url.to_string(),
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+        mode: BodyMode::None,
+    };
+    let got = tokio::time::timeout(FETCH_TIMEOUT, async {
+        let received = client.send(out).await.map_err(|e| e.to_string())?;
+        read_body(received).await.map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|_| format!("fetching {url}: timed out"))??;
+    if !got.0.status.is_success() {
+        return Err(format!("fetching {url}: status {}", got.0.status));
+    }
+    Ok(got.1)
 }
 
 /// Reads `a.b.c` (nested) or `a` from the claims.
@@ -234,23 +258,7 @@ impl JwtValidator {
     }
 
     async fn fetch(&self, url: &str, client: &HttpClient) -> Result<Vec<Key>, String> {
-        let out = Outgoing {
-            method: Method::GET,
-            url: url.to_string(),
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-            mode: BodyMode::None,
-        };
-        let got = tokio::time::timeout(FETCH_TIMEOUT, async {
-            let received = client.send(out).await.map_err(|e| e.to_string())?;
-            read_body(received).await.map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|_| format!("fetching {url}: timed out"))??;
-        if !got.0.status.is_success() {
-            return Err(format!("fetching {url}: status {}", got.0.status));
-        }
-        parse_jwks(&got.1)
+        parse_jwks(&download(client, url).await?)
     }
 
     async fn keys(&self) -> Result<Vec<Key>, String> {

@@ -5,6 +5,7 @@
 pub mod bot_detector;
 pub mod cors;
 pub mod jwt;
+pub mod signer;
 
 use http::header::HeaderMap;
 use http::Method;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{bot_detector, cors, jwt_validator};
+use super::{bot_detector, cors, jwt_signer, jwt_validator};
 use crate::config::walk::Walker;
 
 /// Security namespaces at service level.
@@ -22,6 +22,8 @@ pub struct EndpointSecurityOptions {
     pub bot_detector: Option<bot_detector::BotDetectorOptions>,
     /// `auth/validator`.
     pub jwt_validator: Option<jwt_validator::JwtValidatorOptions>,
+    /// `auth/signer`.
+    pub jwt_signer: Option<jwt_signer::JwtSignerOptions>,
 }
 
 impl ServiceSecurityOptions {
@@ -56,6 +58,11 @@ impl EndpointSecurityOptions {
             jwt_validator::NAMESPACE => {
                 if let Some(o) = w.expect_object(v, path) {
                     self.jwt_validator = Some(jwt_validator::parse(o, path, w));
+                }
+            }
+            jwt_signer::NAMESPACE => {
+                if let Some(o) = w.expect_object(v, path) {
+                    self.jwt_signer = Some(jwt_signer::parse(o, path, w));
                 }
             }
             _ => return false,
