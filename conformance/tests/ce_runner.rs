@@ -307,11 +307,11 @@ async fn failures_skips_known_gaps_and_filters() {
                 json!({"in": {"url": "http://localhost:8080/never"}, "out": {"status_code": 200}}),
             ),
             (
-                "cors_9",
+                "cel-9",
                 json!({"in": {"url": "http://localhost:8080/cookies"}, "out": {"status_code": 204}}),
             ),
             (
-                "cors_10",
+                "jwt_10",
                 json!({"in": {"url": "http://localhost:8080/cookies"}, "out": {"status_code": 200}}),
             ),
         ],
@@ -327,18 +327,18 @@ async fn failures_skips_known_gaps_and_filters() {
         .contains("header Set-Cookie: expected [\"a=1\"], got [\"a=1\", \"b=2\"]"));
     assert!(fail_text("wrong_body").contains("differs at byte 0"));
     assert!(fail_text("too_many_redirects").contains("stopped after 10 redirects"));
-    assert!(fail_text("cors_9").contains("status"));
+    assert!(fail_text("cel-9").contains("status"));
     assert!(matches!(outcome(&report, "rss"), Outcome::Skip(r) if r.contains("internet")));
-    assert_pass(&report, "cors_10");
+    assert_pass(&report, "jwt_10");
     assert_eq!(report.summary_line(), "1 passed, 5 failed, 1 skipped");
     assert!(!report.ok());
 
-    // Known gaps turn cors_9 into an expected failure; a passing gap stays a pass.
+    // Known gaps turn cel-9 into an expected failure; a passing gap stays a pass.
     let report = run(&suite, gateway, &RunOptions::default().with_known_gaps()).await;
     assert!(
-        matches!(outcome(&report, "cors_9"), Outcome::ExpectedFail { namespace, .. } if namespace == "security/cors")
+        matches!(outcome(&report, "cel-9"), Outcome::ExpectedFail { namespace, .. } if namespace == "validation/cel")
     );
-    assert_pass(&report, "cors_10");
+    assert_pass(&report, "jwt_10");
     assert_eq!(
         report.unexpected_failures(),
         [

@@ -18,10 +18,11 @@ use crate::config::ServiceConfig;
 use crate::endpoint::{ClientRequest, Endpoint};
 use crate::pipeline;
 use crate::router::{self, Lookup, Router, RouterFlags};
+use crate::security::{Admission, EndpointGuards, ServiceGuards};
 
 /// What a route leads to.
 enum Handler {
-    Endpoint(Arc<Endpoint>),
+    Endpoint(Arc<Endpoint>, Option<Arc<EndpointGuards>>),
     Health,
     Debug,
     Echo,
@@ -33,6 +34,7 @@ pub struct Gateway {
     access_log: bool,
     skip_paths: Vec<String>,
     check_params: bool,
+    guards: ServiceGuards,
 }
 
 const ANY: [Method; 9] = [
@@ -109,6 +111,13 @@ impl Gateway {
                 .expect("ascii user agent");
         for e in &cfg.endpoints {
             let proxy = pipeline::build(e, &client);
+            let guards = match EndpointGuards::build(&e.security, &client) {
+                Ok(g) => g.map(Arc::new),
+                Err(err) => {
+                    conflicts.push(format!("{}: {err}", e.endpoint));
+                    None
+                }
+            };
             let handler = Endpoint::new(
                 e,
                 proxy,
@@ -116,11 +125,24 @@ impl Gateway {
                 version.clone(),
                 user_agent.clone(),
             );
+            let handler = match e
+                .security
+                .jwt_signer
+                .as_ref()
+                .map(|s| crate::security::signer::JwtSigner::new(s, &client))
+                .transpose()
+            {
+                Ok(signer) => handler.with_signer(signer),
+                Err(err) => {
+                    conflicts.push(format!("{}: auth/signer: {err}", e.endpoint));
+                    handler
+                }
+            };
             if let Err(err) = router.insert(
                 e.method.clone(),
                 &e.pattern,
                 &e.endpoint,
-                Handler::Endpoint(Arc::new(handler)),
+                Handler::Endpoint(Arc::new(handler), guards),
             ) {
                 conflicts.push(err);
             }
@@ -131,6 +153,7 @@ impl Gateway {
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
                 check_params: !cfg.router.disable_path_decoding,
+                guards: ServiceGuards::new(&cfg.security),
             })
         } else {
             Err(conflicts)
@@ -151,7 +174,14 @@ impl Gateway {
         let started = Instant::now();
         let method = req.method().clone();
         let raw_path = req.uri().path().to_string();
-        let response = self.dispatch(req, remote).await;
+        let response = match self.guards.admit(&method, req.headers()) {
+            Admission::Answer(r) => r,
+            Admission::Route(extra) => {
+                let mut r = self.dispatch(req, remote).await;
+                ServiceGuards::finish(extra, &mut r);
+                r
+            }
+        };
         if self.access_log && !self.skip_paths.iter().any(|p| p == &raw_path) {
             tracing::info!(
                 target: "krakend::access",
@@ -178,6 +208,15 @@ impl Gateway {
                 if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
                     return builtin::bad_params();
                 }
+                // Endpoint guards answer before the body is read.
+                let mut req = req;
+                let mut params = found.params;
+                if let Handler::Endpoint(_, Some(g)) = found.value {
+                    match g.admit(req.headers_mut()).await {
+                        Ok(extra) => params.extend(extra),
+                        Err(r) => return *r,
+                    }
+                }
                 let (parts, incoming) = req.into_parts();
                 let has_body = has_body(&parts.headers);
                 let body = match incoming.collect().await {
@@ -192,7 +231,7 @@ impl Gateway {
                 let host = host_of(&parts);
                 let query = parts.uri.query().map(str::to_string);
                 match found.value {
-                    Handler::Endpoint(e) => {
+                    Handler::Endpoint(e, _) => {
                         let request = ClientRequest {
                             method,
                             path,
@@ -202,7 +241,7 @@ impl Gateway {
                             headers: parts.headers,
                             body,
                             has_body,
-                            params: found.params,
+                            params,
                         };
                         e.handle(request).await
                     }

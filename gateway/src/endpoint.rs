@@ -68,9 +68,16 @@ pub struct Endpoint {
     return_error_msg: bool,
     version: HeaderValue,
     user_agent: HeaderValue,
+    signer: Option<crate::security::signer::JwtSigner>,
 }
 
 impl Endpoint {
+    /// Signs responses with `auth/signer` (KrakenD's signer handler replaces the endpoint's).
+    pub fn with_signer(mut self, signer: Option<crate::security::signer::JwtSigner>) -> Self {
+        self.signer = signer;
+        self
+    }
+
     /// The handler for `cfg` over its proxy stack.
     pub fn new(
         cfg: &EndpointConfig,
@@ -111,6 +118,7 @@ impl Endpoint {
             return_error_msg,
             version,
             user_agent,
+            signer: None,
         }
     }
 
@@ -190,6 +198,9 @@ impl Endpoint {
             Ok(o) => o,
             Err(_) => Outcome::err(ProxyError::Timeout),
         };
+        if let Some(s) = &self.signer {
+            return s.respond(outcome).await;
+        }
         self.respond(outcome, accept.as_deref())
     }
 
@@ -288,6 +299,7 @@ mod tests {
             output_encoding: OutputEncoding::Json,
             backends: vec![],
             proxy: Default::default(),
+            security: Default::default(),
         }
     }
 

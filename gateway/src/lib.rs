@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod render;
 pub mod router;
+pub mod security;
 pub mod server;
 pub mod tls;
 

@@ -70,14 +70,14 @@ fn check_reports_all_problems_at_once() {
 fn check_accepts_a_good_config_and_lints_namespaces() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.json");
-    std::fs::write(&path, r#"{"version": 3, "extra_config": {"security/cors": {}}, "endpoints": [{"endpoint": "/a/{id}", "backend": [{"host": ["localhost:1"], "url_pattern": "/x/{id}", "alow": ["a"]}]}]}"#).unwrap();
+    std::fs::write(&path, r#"{"version": 3, "extra_config": {"auth/api-keys": {}}, "endpoints": [{"endpoint": "/a/{id}", "backend": [{"host": ["localhost:1"], "url_pattern": "/x/{id}", "alow": ["a"]}]}]}"#).unwrap();
     let p = path.to_str().unwrap();
     let out = krakend(&["check", "-c", p]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("Syntax OK!"));
     let out = krakend(&["validate", "-c", p, "--lint"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out).contains("security/cors"), "{}", text(&out));
+    assert!(text(&out).contains("auth/api-keys"), "{}", text(&out));
     assert!(
         text(&out).contains("endpoints[0].backend[0].alow: unknown key"),
         "{}",

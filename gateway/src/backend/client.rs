@@ -78,6 +78,23 @@ impl Default for HttpClient {
     }
 }
 
+/// Debian's CA bundle, the usual place in container images.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Adds the certificates of `SSL_CERT_FILE`, else of [`SYSTEM_CA_BUNDLE`], when readable;
+/// unreadable or malformed entries are skipped (the bundled roots remain).
+fn add_system_bundle(roots: &mut rustls::RootCertStore) -> usize {
+    let path = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| SYSTEM_CA_BUNDLE.into());
+    let Ok(iter) = CertificateDer::pem_file_iter(&path) else {
+        return 0;
+    };
+    let (added, _ignored) = roots.add_parsable_certificates(iter.flatten());
+    tracing::debug!(path = %path.display(), added, "system CA bundle loaded");
+    added
+}
+
 /// The rustls settings for backend calls.
 fn tls_config(cfg: &ClientTlsConfig) -> Result<rustls::ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -91,8 +108,9 @@ fn tls_config(cfg: &ClientTlsConfig) -> Result<rustls::ClientConfig, TlsError> {
     }
     let mut roots = rustls::RootCertStore::empty();
     if !cfg.disable_system_ca_pool {
-        // Bundled Mozilla roots: the container image has no system trust store.
+        // Bundled Mozilla roots, plus the system bundle when the image ships one.
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        add_system_bundle(&mut roots);
     }
     for path in &cfg.ca_certs {
         let pem_error = |e: &dyn std::fmt::Display| TlsError::Pem {
@@ -386,6 +404,18 @@ fn gunzip(bytes: &[u8]) -> Result<Bytes, ProxyError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn system_bundle_is_added_when_present() {
+        let mut roots = rustls::RootCertStore::empty();
+        let added = super::add_system_bundle(&mut roots);
+        let present = std::env::var_os("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| super::SYSTEM_CA_BUNDLE.into())
+            .exists();
+        assert_eq!(added > 0, present);
+        assert_eq!(roots.len(), added);
+    }
+
     use super::*;
 
     #[test]

@@ -243,6 +243,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
 
     let mut router_opts = router::RouterOptions::default();
     let mut logging_opts = None;
+    let mut security_opts = namespaces::security::ServiceSecurityOptions::default();
     if let Some(extra) = w.object(root, "extra_config", "") {
         for (ns, v) in extra {
             let p = join("extra_config", ns);
@@ -257,6 +258,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
                         logging_opts = Some(logging::parse(o, &p, w));
                     }
                 }
+                _ if security_opts.read(ns, v, &p, w) => {}
                 _ => w.ignored.push((p, ns.clone())),
             }
         }
@@ -322,6 +324,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         client_tls,
         router: router_opts,
         logging: logging_opts,
+        security: security_opts,
         endpoints,
         ignored_namespaces: std::mem::take(&mut w.ignored),
         unknown_keys: std::mem::take(&mut w.unknown_keys),
@@ -491,6 +494,7 @@ fn read_endpoint(
         .and_then(|s| output_encoding(&s, &join(path, "output_encoding"), w));
 
     let mut proxy_opts = proxy::EndpointProxyOptions::default();
+    let mut security_opts = namespaces::security::EndpointSecurityOptions::default();
     if let Some(extra) = w.object(obj, "extra_config", path) {
         let ep = join(path, "extra_config");
         for (ns, v) in extra {
@@ -499,7 +503,7 @@ fn read_endpoint(
                 if let Some(o) = w.expect_object(v, &p) {
                     proxy_opts = proxy::parse_endpoint(o, &p, w);
                 }
-            } else {
+            } else if !security_opts.read(ns, v, &p, w) {
                 w.ignored.push((p, ns.clone()));
             }
         }
@@ -564,6 +568,7 @@ fn read_endpoint(
         output_encoding: output,
         backends,
         proxy: proxy_opts,
+        security: security_opts,
     })
 }
 
@@ -776,8 +781,8 @@ mod tests {
     #[test]
     fn unknown_namespaces_are_collected_not_rejected() {
         let c =
-            parse(r#"{"version":3,"extra_config":{"security/cors":{}},"endpoints":[]}"#).unwrap();
-        assert_eq!(c.ignored_namespaces[0].1, "security/cors");
+            parse(r#"{"version":3,"extra_config":{"security/nope":{}},"endpoints":[]}"#).unwrap();
+        assert_eq!(c.ignored_namespaces[0].1, "security/nope");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::namespaces::backend_http::BackendHttpOptions;
 use super::namespaces::logging::LoggingOptions;
 use super::namespaces::proxy::{BackendProxyOptions, EndpointProxyOptions};
 use super::namespaces::router::RouterOptions;
+use super::namespaces::security::{EndpointSecurityOptions, ServiceSecurityOptions};
 use super::pattern::{RoutePattern, UrlTemplate};
 
 /// KrakenD's default service and endpoint timeout.
@@ -60,6 +61,8 @@ pub struct ServiceConfig {
     pub router: RouterOptions,
     /// `extra_config["telemetry/logging"]`.
     pub logging: Option<LoggingOptions>,
+    /// Enforced security namespaces at service level.
+    pub security: ServiceSecurityOptions,
     /// `endpoints`.
     pub endpoints: Vec<EndpointConfig>,
     /// Namespaces found but not implemented: (JSON path, namespace).
@@ -182,6 +185,8 @@ pub struct EndpointConfig {
     pub backends: Vec<BackendConfig>,
     /// `extra_config.proxy`.
     pub proxy: EndpointProxyOptions,
+    /// Enforced security namespaces at endpoint level.
+    pub security: EndpointSecurityOptions,
 }
 
 /// One `backend[]` entry.

@@ -1,0 +1,681 @@
+//! `auth/validator` at request time: verifies the bearer token (or cookie) of a request
+//! against keys from a JWK set, then checks audience, issuer, roles and scopes. Refusals are
+//! KrakenD's bare 401 (no or bad token) and 403 (valid token lacking a role or scope).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+use tokio::sync::RwLock;
+
+use crate::backend::client::{read_body, BodyMode, HttpClient, Outgoing};
+use crate::body::{self, Body};
+use crate::config::namespaces::jwt_validator::JwtValidatorOptions;
+
+/// Bound on one JWK set download.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One usable key of the set.
+#[derive(Clone)]
+struct Key {
+    kid: Option<String>,
+    alg: Option<String>,
+    key: DecodingKey,
+}
+
+/// Where keys come from.
+enum KeySource {
+    Local(Vec<Key>),
+    Remote(Box<RemoteKeys>),
+}
+
+/// A JWK set behind a URL, cached for `ttl`.
+struct RemoteKeys {
+    url: String,
+    client: HttpClient,
+    ttl: Duration,
+    cached: RwLock<Option<(Instant, Vec<Key>)>>,
+}
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No token, or one that does not verify: 401.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// A valid token without the required roles or scopes: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+}
+
+impl Refusal {
+    /// KrakenD's answer: the status alone, no body.
+    pub fn response(&self) -> http::Response<Body> {
+        let mut r = http::Response::new(body::empty());
+        *r.status_mut() = match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+        };
+        r
+    }
+}
+
+/// The prepared validator of one endpoint.
+pub struct JwtValidator {
+    alg: Algorithm,
+    alg_name: String,
+    keys: KeySource,
+    validation: Validation,
+    roles: Vec<String>,
+    roles_key: String,
+    roles_nested: bool,
+    scopes: Vec<String>,
+    scopes_key: String,
+    scopes_all: bool,
+    cookie_key: Option<String>,
+    propagate: Vec<(String, HeaderName)>,
+}
+
+/// Parses a JWK set document; keys this build cannot use (e.g. key-wrap keys) are skipped.
+fn parse_jwks(bytes: &[u8]) -> Result<Vec<Key>, String> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("JWK set: {e}"))?;
+    let list = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("JWK set: no \"keys\" array")?;
+    let mut keys = Vec::new();
+    for k in list {
+        let kid = k.get("kid").and_then(Value::as_str).map(str::to_string);
+        let alg = k.get("alg").and_then(Value::as_str).map(str::to_string);
+        let key = if k.get("kty").and_then(Value::as_str) == Some("oct") {
+            let Some(bytes) = oct_secret(k) else {
+                continue;
+            };
+            DecodingKey::from_secret(&bytes)
+        } else {
+            let Ok(jwk) = serde_json::from_value::<Jwk>(strip_alg(k)) else {
+                continue;
+            };
+            let Ok(key) = DecodingKey::from_jwk(&jwk) else {
+                continue;
+            };
+            key
+        };
+        keys.push(Key { kid, alg, key });
+    }
+    Ok(keys)
+}
+
+/// The secret of an `oct` JWK (`k`, base64url; plain base64 tolerated).
+pub fn oct_secret(k: &Value) -> Option<Vec<u8>> {
+    let secret = k.get("k").and_then(Value::as_str)?;
+    URL_SAFE_NO_PAD
+        .decode(secret.trim_end_matches('='))
+        .or_else(|_| STANDARD.decode(secret))
+        .ok()
+}
+
+/// The JWK without `alg`, so that algorithms the JWK crate does not list do not hide the key.
+fn strip_alg(k: &Value) -> Value {
+    let mut k = k.clone();
+    if let Some(o) = k.as_object_mut() {
+        o.remove("alg");
+    }
+    k
+}
+
+/// Downloads a JWK set with the gateway's pooled client, bounded by [`FETCH_TIMEOUT`].
+pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
+    let out = Outgoing {
+        method: Method::GET,
+        url: url.to_string(),
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+        mode: BodyMode::None,
+    };
+    let got = tokio::time::timeout(FETCH_TIMEOUT, async {
+        let received = client.send(out).await.map_err(|e| e.to_string())?;
+        read_body(received).await.map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|_| format!("fetching {url}: timed out"))??;
+    if !got.0.status.is_success() {
+        return Err(format!("fetching {url}: status {}", got.0.status));
+    }
+    Ok(got.1)
+}
+
+/// Reads `a.b.c` (nested) or `a` from the claims.
+fn claim<'a>(claims: &'a Value, key: &str, nested: bool) -> Option<&'a Value> {
+    if !nested {
+        return claims.get(key);
+    }
+    key.split('.').try_fold(claims, |v, k| v.get(k))
+}
+
+/// A claim as the list of strings it holds (an array, or a space-separated string).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A claim as text, as KrakenD writes it into headers and URL parameters.
+pub fn claim_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(claim_text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+impl JwtValidator {
+    /// Prepares `o`; local key files are read now.
+    pub fn new(o: &JwtValidatorOptions, client: &HttpClient) -> Result<Self, String> {
+        let alg: Algorithm = o
+            .alg
+            .parse()
+            .map_err(|_| format!("unsupported alg {:?}", o.alg))?;
+        let keys = match (&o.jwk_local_path, &o.jwk_url) {
+            (Some(p), _) => {
+                let bytes =
+                    std::fs::read(p).map_err(|e| format!("jwk_local_path {}: {e}", p.display()))?;
+                KeySource::Local(parse_jwks(&bytes)?)
+            }
+            (None, Some(u)) => KeySource::Remote(Box::new(RemoteKeys {
+                url: u.clone(),
+                client: client.clone(),
+                ttl: o.cache_duration,
+                cached: RwLock::new(None),
+            })),
+            (None, None) => return Err("no jwk_url nor jwk_local_path".into()),
+        };
+        let mut validation = Validation::new(alg);
+        validation.leeway = o.leeway.as_secs();
+        validation.required_spec_claims = HashSet::new();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        if o.audience.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&o.audience);
+        }
+        if let Some(iss) = &o.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        Ok(Self {
+            alg,
+            alg_name: o.alg.clone(),
+            keys,
+            validation,
+            roles: o.roles.clone(),
+            roles_key: o.roles_key.clone(),
+            roles_nested: o.roles_key_is_nested,
+            scopes: o.scopes.clone(),
+            scopes_key: o.scopes_key.clone(),
+            scopes_all: o.scopes_match_all,
+            cookie_key: o.cookie_key.clone(),
+            propagate: o
+                .propagate_claims
+                .iter()
+                .filter_map(|(c, h)| Some((c.clone(), HeaderName::from_bytes(h.as_bytes()).ok()?)))
+                .collect(),
+        })
+    }
+
+    /// The token of a request: `Authorization: Bearer …`, else the configured cookie.
+    fn token<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        if let Some(v) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            let v = v.trim();
+            if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+                return Some(v[7..].trim());
+            }
+        }
+        let name = self.cookie_key.as_deref()?;
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    async fn fetch(&self, url: &str, client: &HttpClient) -> Result<Vec<Key>, String> {
+        parse_jwks(&download(client, url).await?)
+    }
+
+    async fn keys(&self) -> Result<Vec<Key>, String> {
+        match &self.keys {
+            KeySource::Local(k) => Ok(k.clone()),
+            KeySource::Remote(remote) => {
+                let RemoteKeys {
+                    url,
+                    client,
+                    ttl,
+                    cached,
+                } = &**remote;
+                if let Some((at, k)) = &*cached.read().await {
+                    if at.elapsed() < *ttl {
+                        return Ok(k.clone());
+                    }
+                }
+                let mut slot = cached.write().await;
+                if let Some((at, k)) = &*slot {
+                    if at.elapsed() < *ttl {
+                        return Ok(k.clone());
+                    }
+                }
+                let k = self.fetch(url, client).await?;
+                *slot = Some((Instant::now(), k.clone()));
+                Ok(k)
+            }
+        }
+    }
+
+    /// Verifies the request's token; returns its claims.
+    pub async fn verify(&self, headers: &HeaderMap) -> Result<Value, Refusal> {
+        let unauthorized = |m: String| Refusal::Unauthorized(m);
+        let token = self
+            .token(headers)
+            .ok_or_else(|| unauthorized("no token".into()))?;
+        // `alg: none` and unknown algorithms fail to parse here.
+        let head = jsonwebtoken::decode_header(token).map_err(|e| unauthorized(e.to_string()))?;
+        if head.alg != self.alg {
+            return Err(unauthorized(format!(
+                "token alg {:?} is not the configured {}",
+                head.alg, self.alg_name
+            )));
+        }
+        let keys = self.keys().await.map_err(unauthorized)?;
+        let key = keys
+            .iter()
+            .filter(|k| head.kid.is_none() || k.kid == head.kid)
+            .find(|k| k.alg.as_deref().is_none_or(|a| a == self.alg_name))
+            .ok_or_else(|| unauthorized(format!("no key for kid {:?}", head.kid)))?;
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &self.validation)
+            .map_err(|e| unauthorized(e.to_string()))?;
+        let claims = data.claims;
+        if !self.roles.is_empty() {
+            let have = strings(claim(&claims, &self.roles_key, self.roles_nested));
+            if !self.roles.iter().any(|r| have.contains(r)) {
+                return Err(Refusal::Forbidden("missing role".into()));
+            }
+        }
+        if !self.scopes.is_empty() {
+            let have = strings(claim(&claims, &self.scopes_key, true));
+            let ok = if self.scopes_all {
+                self.scopes.iter().all(|s| have.contains(s))
+            } else {
+                self.scopes.iter().any(|s| have.contains(s))
+            };
+            if !ok {
+                return Err(Refusal::Forbidden("missing scope".into()));
+            }
+        }
+        Ok(claims)
+    }
+
+    /// Verifies, then copies claims to headers and returns the `JWT.*` parameters.
+    pub async fn admit(&self, headers: &mut HeaderMap) -> Result<Vec<(String, String)>, Refusal> {
+        let claims = self.verify(headers).await?;
+        for (c, h) in &self.propagate {
+            if let Some(v) = claim(&claims, c, true) {
+                if let Ok(v) = HeaderValue::from_str(&claim_text(v)) {
+                    headers.insert(h.clone(), v);
+                }
+            }
+        }
+        Ok(claims
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (format!("JWT.{k}"), claim_text(v)))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::namespaces::jwt_validator;
+    use crate::config::walk::Walker;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const SECRET: &[u8] = b"a-long-shared-secret-for-hs256-tests";
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn jwks_hs() -> String {
+        json!({"keys": [
+            {"kty": "oct", "alg": "A128KW", "k": "GawgguFyGrWKav7AX4VKUg", "kid": "wrap"},
+            {"kty": "oct", "alg": "HS256", "kid": "k1", "k": URL_SAFE_NO_PAD.encode(SECRET)}
+        ]})
+        .to_string()
+    }
+
+    fn local_validator(jwks: &str, extra: Value) -> (JwtValidator, tempfile::NamedTempFile) {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(jwks.as_bytes()).unwrap();
+        let mut cfg = json!({
+            "alg": "HS256", "jwk_local_path": f.path(),
+            "audience": ["http://api.example.com"], "issuer": "https://idp.example",
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        let mut w = Walker::default();
+        let o = jwt_validator::parse(cfg.as_object().unwrap(), "v", &mut w);
+        assert!(w.problems.is_empty(), "{:?}", w.problems);
+        (JwtValidator::new(&o, &HttpClient::default()).unwrap(), f)
+    }
+
+    fn claims() -> Value {
+        json!({"aud": "http://api.example.com", "iss": "https://idp.example", "sub": "u-1",
+               "exp": now() + 600, "roles": ["role_a"], "scope": "read write",
+               "org": {"roles": ["admin"]}})
+    }
+
+    fn hs_token(claims: &Value, kid: &str, secret: &[u8]) -> String {
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some(kid.into());
+        encode(&h, claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        h
+    }
+
+    async fn status(v: &JwtValidator, h: &HeaderMap) -> u16 {
+        match v.verify(h).await {
+            Ok(_) => 200,
+            Err(r) => r.response().status().as_u16(),
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_token_passes_and_fills_params_and_headers() {
+        let (v, _f) = local_validator(
+            &jwks_hs(),
+            json!({"roles": ["role_a"], "propagate_claims": [["sub", "x-user"], ["org.roles", "x-org-roles"]]}),
+        );
+        let mut h = bearer(&hs_token(&claims(), "k1", SECRET));
+        let params = v.admit(&mut h).await.unwrap();
+        assert!(params.contains(&("JWT.sub".into(), "u-1".into())));
+        assert!(params.contains(&("JWT.roles".into(), "role_a".into())));
+        assert_eq!(h["x-user"], "u-1");
+        assert_eq!(h["x-org-roles"], "admin");
+    }
+
+    #[tokio::test]
+    async fn refusals_are_bare_401s() {
+        let (v, _f) = local_validator(&jwks_hs(), json!({}));
+        let expired = {
+            let mut c = claims();
+            c["exp"] = json!(now() - 120);
+            c
+        };
+        let wrong_issuer = {
+            let mut c = claims();
+            c["iss"] = json!("https://evil.example");
+            c
+        };
+        let wrong_audience = {
+            let mut c = claims();
+            c["aud"] = json!("http://other.example.com");
+            c
+        };
+        let good = hs_token(&claims(), "k1", SECRET);
+        let (head, rest) = good.split_once('.').unwrap();
+        let payload = rest.split('.').next().unwrap();
+        // `alg: none` with an empty signature, and the same claims under a forged signature.
+        let none_head = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"k1"}"#);
+        let cases = [
+            ("expired", bearer(&hs_token(&expired, "k1", SECRET))),
+            (
+                "wrong issuer",
+                bearer(&hs_token(&wrong_issuer, "k1", SECRET)),
+            ),
+            (
+                "wrong audience",
+                bearer(&hs_token(&wrong_audience, "k1", SECRET)),
+            ),
+            (
+                "forged",
+                bearer(&hs_token(
+                    &claims(),
+                    "k1",
+                    b"another-secret-of-the-attacker!!",
+                )),
+            ),
+            ("alg none", bearer(&format!("{none_head}.{payload}."))),
+            (
+                "tampered",
+                bearer(&format!(
+                    "{head}.{}.{}",
+                    URL_SAFE_NO_PAD.encode(b"{\"sub\":\"admin\"}"),
+                    good.rsplit('.').next().unwrap()
+                )),
+            ),
+            ("unknown kid", bearer(&hs_token(&claims(), "nope", SECRET))),
+            (
+                "key-wrap key",
+                bearer(&hs_token(&claims(), "wrap", b"GawgguFyGrWKav7AX4VKUg")),
+            ),
+            ("garbage", bearer("a.bad.token")),
+            ("missing", HeaderMap::new()),
+        ];
+        for (name, h) in cases {
+            let r = v.verify(&h).await.map(|_| ()).unwrap_err();
+            assert!(matches!(r, Refusal::Unauthorized(_)), "{name}: {r}");
+            let resp = r.response();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name}");
+            assert!(resp.headers().is_empty(), "{name}");
+            use http_body_util::BodyExt;
+            assert!(resp
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .is_empty());
+        }
+        assert_eq!(status(&v, &bearer(&good)).await, 200);
+    }
+
+    #[tokio::test]
+    async fn leeway_tolerates_clock_skew() {
+        let mut c = claims();
+        c["exp"] = json!(now() - 30);
+        let token = hs_token(&c, "k1", SECRET);
+        let (strict, _f) = local_validator(&jwks_hs(), json!({}));
+        assert_eq!(status(&strict, &bearer(&token)).await, 401);
+        let (lenient, _g) = local_validator(&jwks_hs(), json!({"leeway": "1m"}));
+        assert_eq!(status(&lenient, &bearer(&token)).await, 200);
+    }
+
+    #[tokio::test]
+    async fn algorithm_confusion_is_refused() {
+        // Configured for RS256: an HS256 token signed with whatever the attacker picks fails,
+        // even if the set holds an `oct` key.
+        let (v, _f) = local_validator(&jwks_hs(), json!({"alg": "RS256"}));
+        assert_eq!(
+            status(&v, &bearer(&hs_token(&claims(), "k1", SECRET))).await,
+            401
+        );
+        // A key whose own `alg` differs from the configured one is not used.
+        let jwks = json!({"keys": [{"kty": "oct", "alg": "HS512", "kid": "k1", "k": URL_SAFE_NO_PAD.encode(SECRET)}]});
+        let (v, _f) = local_validator(&jwks.to_string(), json!({}));
+        assert_eq!(
+            status(&v, &bearer(&hs_token(&claims(), "k1", SECRET))).await,
+            401
+        );
+    }
+
+    #[tokio::test]
+    async fn roles_and_scopes_give_403() {
+        let token = bearer(&hs_token(&claims(), "k1", SECRET));
+        for (cfg, want) in [
+            (json!({"roles": ["role_b"]}), 403),
+            (json!({"roles": ["role_b", "role_a"]}), 200),
+            (
+                json!({"roles": ["admin"], "roles_key": "org.roles", "roles_key_is_nested": true}),
+                200,
+            ),
+            (json!({"roles": ["admin"], "roles_key": "org.roles"}), 403),
+            (json!({"scopes": ["write", "delete"]}), 200),
+            (
+                json!({"scopes": ["write", "delete"], "scopes_matcher": "all"}),
+                403,
+            ),
+            (
+                json!({"scopes": ["read", "write"], "scopes_matcher": "all"}),
+                200,
+            ),
+        ] {
+            let (v, _f) = local_validator(&jwks_hs(), cfg.clone());
+            assert_eq!(status(&v, &token).await, want, "{cfg}");
+        }
+    }
+
+    #[tokio::test]
+    async fn cookie_key_is_read_when_configured() {
+        let mut h = HeaderMap::new();
+        let t = hs_token(&claims(), "k1", SECRET);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("a=b; session={t}")).unwrap(),
+        );
+        let (without, _f) = local_validator(&jwks_hs(), json!({}));
+        assert_eq!(status(&without, &h).await, 401);
+        let (with, _g) = local_validator(&jwks_hs(), json!({"cookie_key": "session"}));
+        assert_eq!(status(&with, &h).await, 200);
+    }
+
+    #[tokio::test]
+    async fn es256_and_eddsa_keys_from_jwk() {
+        use rcgen::KeyPair;
+        for (alg, rc) in [
+            (Algorithm::ES256, &rcgen::PKCS_ECDSA_P256_SHA256),
+            (Algorithm::EdDSA, &rcgen::PKCS_ED25519),
+        ] {
+            let kp = KeyPair::generate_for(rc).unwrap();
+            let raw = kp.public_key_raw();
+            let jwk = if alg == Algorithm::ES256 {
+                json!({"kty": "EC", "crv": "P-256", "kid": "e1",
+                       "x": URL_SAFE_NO_PAD.encode(&raw[1..33]), "y": URL_SAFE_NO_PAD.encode(&raw[33..65])})
+            } else {
+                json!({"kty": "OKP", "crv": "Ed25519", "kid": "e1", "x": URL_SAFE_NO_PAD.encode(raw)})
+            };
+            let jwks = json!({"keys": [jwk]}).to_string();
+            let name = format!("{alg:?}");
+            let (v, _f) = local_validator(&jwks, json!({"alg": name}));
+            let der = kp.serialize_der();
+            let key = if alg == Algorithm::ES256 {
+                EncodingKey::from_ec_der(&der)
+            } else {
+                EncodingKey::from_ed_der(&der)
+            };
+            let mut h = Header::new(alg);
+            h.kid = Some("e1".into());
+            let token = encode(&h, &claims(), &key).unwrap();
+            assert_eq!(status(&v, &bearer(&token)).await, 200, "{name}");
+            // Flip one signature byte.
+            let mut forged = token.clone().into_bytes();
+            let i = forged.len() - 5;
+            forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(forged).unwrap();
+            assert_eq!(status(&v, &bearer(&forged)).await, 401, "{name}");
+        }
+    }
+
+    /// Serves `body` as a JWK set on loopback and counts the downloads.
+    async fn jwk_server(body: String) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let count = hits.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let body = body.clone();
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req| {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let body = body.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(Bytes::from(body)),
+                            ))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/jwk"), hits)
+    }
+
+    #[tokio::test]
+    async fn remote_keys_are_fetched_once_and_cached() {
+        let (url, hits) = jwk_server(jwks_hs()).await;
+        let cfg = json!({"alg": "HS256", "jwk_url": url, "disable_jwk_security": true,
+                         "cache": true, "cache_duration": 600});
+        let mut w = Walker::default();
+        let o = jwt_validator::parse(cfg.as_object().unwrap(), "v", &mut w);
+        assert!(w.problems.is_empty());
+        let v = JwtValidator::new(&o, &HttpClient::default()).unwrap();
+        let token = bearer(&hs_token(&claims(), "k1", SECRET));
+        for _ in 0..5 {
+            assert_eq!(status(&v, &token).await, 200);
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn unreachable_jwk_url_is_401() {
+        let cfg = json!({"alg": "HS256", "jwk_url": "http://127.0.0.1:9/jwk", "disable_jwk_security": true});
+        let mut w = Walker::default();
+        let o = jwt_validator::parse(cfg.as_object().unwrap(), "v", &mut w);
+        let v = JwtValidator::new(&o, &HttpClient::default()).unwrap();
+        let token = bearer(&hs_token(&claims(), "k1", SECRET));
+        assert_eq!(status(&v, &token).await, 401);
+    }
+}

@@ -1,0 +1,108 @@
+//! Security namespaces at request time. Each one is a guard built once from its options and
+//! added only when configured: service guards run before routing (in KrakenD's middleware
+//! order: bot detector, then CORS), endpoint guards before the endpoint handler.
+
+pub mod bot_detector;
+pub mod cors;
+pub mod jwt;
+pub mod signer;
+
+use http::header::HeaderMap;
+use http::Method;
+
+use crate::backend::client::HttpClient;
+use crate::body::Body;
+use crate::config::namespaces::security::{EndpointSecurityOptions, ServiceSecurityOptions};
+use bot_detector::BotDetector;
+use cors::{Cors, CorsOutcome};
+use jwt::JwtValidator;
+
+/// Service-level guards.
+#[derive(Default)]
+pub struct ServiceGuards {
+    bot_detector: Option<BotDetector>,
+    cors: Option<Cors>,
+}
+
+/// What to do after the service guards looked at a request.
+pub enum Admission {
+    /// Answer this right away.
+    Answer(http::Response<Body>),
+    /// Route the request, then add these headers to the response (if any).
+    Route(Option<HeaderMap>),
+}
+
+impl ServiceGuards {
+    /// Builds the configured guards.
+    pub fn new(o: &ServiceSecurityOptions) -> Self {
+        Self {
+            bot_detector: o.bot_detector.as_ref().map(BotDetector::new),
+            cors: o.cors.as_ref().map(Cors::new),
+        }
+    }
+
+    /// Runs the guards over one request.
+    pub fn admit(&self, method: &Method, headers: &HeaderMap) -> Admission {
+        if let Some(b) = &self.bot_detector {
+            if let Some(r) = b.refusal(headers) {
+                return Admission::Answer(r);
+            }
+        }
+        match &self.cors {
+            None => Admission::Route(None),
+            Some(c) => match c.inspect(method, headers) {
+                CorsOutcome::Answered(r) => Admission::Answer(r),
+                CorsOutcome::Continue(extra) => Admission::Route(Some(extra)),
+            },
+        }
+    }
+
+    /// Finishes a routed response.
+    pub fn finish(extra: Option<HeaderMap>, response: &mut http::Response<Body>) {
+        if let Some(extra) = extra {
+            Cors::decorate(extra, response);
+        }
+    }
+}
+
+/// Endpoint-level guards.
+#[derive(Default)]
+pub struct EndpointGuards {
+    bot_detector: Option<BotDetector>,
+    jwt: Option<JwtValidator>,
+}
+
+impl EndpointGuards {
+    /// Builds the configured guards (`None` when there is none).
+    pub fn build(o: &EndpointSecurityOptions, client: &HttpClient) -> Result<Option<Self>, String> {
+        if !o.any() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            bot_detector: o.bot_detector.as_ref().map(BotDetector::new),
+            jwt: o
+                .jwt_validator
+                .as_ref()
+                .map(|j| JwtValidator::new(j, client))
+                .transpose()?,
+        }))
+    }
+
+    /// Checks the request; on success returns the parameters the guards add (`JWT.*`),
+    /// on refusal the answer to send instead.
+    pub async fn admit(
+        &self,
+        headers: &mut HeaderMap,
+    ) -> Result<Vec<(String, String)>, Box<http::Response<Body>>> {
+        if let Some(r) = self.bot_detector.as_ref().and_then(|b| b.refusal(headers)) {
+            return Err(Box::new(r));
+        }
+        match &self.jwt {
+            None => Ok(Vec::new()),
+            Some(j) => j.admit(headers).await.map_err(|refusal| {
+                tracing::debug!(%refusal, "JWT validation refused the request");
+                Box::new(refusal.response())
+            }),
+        }
+    }
+}
