@@ -288,6 +288,7 @@ mod tests {
             output_encoding: OutputEncoding::Json,
             backends: vec![],
             proxy: Default::default(),
+            traffic: Default::default(),
         }
     }
 

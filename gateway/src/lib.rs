@@ -21,6 +21,7 @@ pub mod render;
 pub mod router;
 pub mod server;
 pub mod tls;
+pub mod validation;
 
 /// The Cephalo version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -58,7 +58,7 @@ pub fn build(endpoint: &EndpointConfig, client: &HttpClient) -> SharedProxy {
             shadows.iter().map(|b| backend(b)).collect(),
         ));
     }
-    proxy
+    crate::validation::wrap_endpoint(&endpoint.traffic, proxy)
 }
 
 fn sequential_replacements(

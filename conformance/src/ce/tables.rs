@@ -81,11 +81,6 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
         "security/bot-detector",
         "the bot detector is not implemented yet",
     ),
-    (
-        "jsonschema_*",
-        "validation/json-schema",
-        "request body JSON-schema validation is not implemented yet",
-    ),
 ];
 
 /// The built-in skip table.

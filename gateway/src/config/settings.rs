@@ -11,6 +11,7 @@ use super::namespaces::backend_http::BackendHttpOptions;
 use super::namespaces::logging::LoggingOptions;
 use super::namespaces::proxy::{BackendProxyOptions, EndpointProxyOptions};
 use super::namespaces::router::RouterOptions;
+use super::namespaces::traffic::{BackendTraffic, EndpointTraffic};
 use super::pattern::{RoutePattern, UrlTemplate};
 
 /// KrakenD's default service and endpoint timeout.
@@ -182,6 +183,8 @@ pub struct EndpointConfig {
     pub backends: Vec<BackendConfig>,
     /// `extra_config.proxy`.
     pub proxy: EndpointProxyOptions,
+    /// Traffic-control and validation namespaces (json-schema, CEL, rate limits).
+    pub traffic: EndpointTraffic,
 }
 
 /// One `backend[]` entry.
@@ -217,6 +220,8 @@ pub struct BackendConfig {
     pub proxy: BackendProxyOptions,
     /// `extra_config["backend/http"]`.
     pub http: BackendHttpOptions,
+    /// Traffic-control and validation namespaces (CEL, rate limit, breaker, cache, martian).
+    pub traffic: BackendTraffic,
 }
 
 /// A raw JSON object, as found in `extra_config` and `static.data`.

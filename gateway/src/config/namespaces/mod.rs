@@ -1,6 +1,8 @@
 //! One module per implemented `extra_config` namespace: raw object -> typed options.
 
 pub mod backend_http;
+pub mod json_schema;
 pub mod logging;
 pub mod proxy;
 pub mod router;
+pub mod traffic;

@@ -1,0 +1,90 @@
+//! The traffic-control and validation namespaces of an endpoint and of a backend, grouped so
+//! that settings gain one field each: what is configured here adds a layer in the pipeline.
+
+use serde_json::Value;
+
+use crate::config::namespaces::json_schema::{self, JsonSchema};
+use crate::config::walk::Walker;
+
+/// Endpoint-level traffic/validation options.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointTraffic {
+    /// `validation/json-schema`.
+    pub json_schema: Option<JsonSchema>,
+}
+
+/// Backend-level traffic/validation options.
+#[derive(Debug, Clone, Default)]
+pub struct BackendTraffic {}
+
+/// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
+pub fn parse_endpoint(
+    ns: &str,
+    v: &Value,
+    path: &str,
+    w: &mut Walker,
+    out: &mut EndpointTraffic,
+) -> bool {
+    match ns {
+        json_schema::NAMESPACE => {
+            if let Some(o) = w.expect_object(v, path) {
+                out.json_schema = json_schema::parse(o, path, w);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Reads `ns` at backend level when it is one of ours; `false` when it is not.
+pub fn parse_backend(
+    ns: &str,
+    _v: &Value,
+    _path: &str,
+    _w: &mut Walker,
+    _out: &mut BackendTraffic,
+) -> bool {
+    let _ = ns;
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{parse_str, ConfigError, Format};
+    use std::path::Path;
+
+    fn load(text: &str) -> Result<crate::config::ServiceConfig, ConfigError> {
+        parse_str(text, Format::Json, Path::new("t.json"))
+    }
+
+    #[test]
+    fn json_schema_is_read_and_not_ignored() {
+        let c = load(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a","method":"POST",
+            "extra_config":{"validation/json-schema":{"type":"number"}},
+            "backend":[{"host":["http://h"],"url_pattern":"/"}]}]}"#,
+        )
+        .unwrap();
+        assert!(
+            c.ignored_namespaces.is_empty(),
+            "{:?}",
+            c.ignored_namespaces
+        );
+        assert!(c.endpoints[0].traffic.json_schema.is_some());
+    }
+
+    #[test]
+    fn json_schema_must_be_an_object() {
+        let e = load(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a",
+            "extra_config":{"validation/json-schema":[1]},
+            "backend":[{"host":["http://h"],"url_pattern":"/"}]}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("endpoints[0].extra_config[\"validation/json-schema\"]: must be an object"),
+            "{e}"
+        );
+    }
+}
