@@ -70,11 +70,6 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
         "auth/validator",
         "CEL on JWT claims needs JWT validation first",
     ),
-    (
-        "cel-*",
-        "validation/cel",
-        "CEL request/response evaluation is not implemented yet",
-    ),
     ("cors_*", "security/cors", "CORS is not implemented yet"),
     (
         "botdetector_*",

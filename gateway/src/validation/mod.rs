@@ -1,20 +1,32 @@
 //! Request and response validation layers: `validation/json-schema` and `validation/cel`.
 
+pub mod cel;
 pub mod json_schema;
 
 use std::sync::Arc;
 
-use crate::config::namespaces::traffic::EndpointTraffic;
+use crate::config::namespaces::traffic::{BackendTraffic, EndpointTraffic};
 use crate::proxy::SharedProxy;
 
 /// Wraps an endpoint's proxy stack with the configured validation layers (none when nothing
 /// is configured), outermost first as KrakenD runs them: JSON schema before anything else.
 pub fn wrap_endpoint(t: &EndpointTraffic, mut proxy: SharedProxy) -> SharedProxy {
+    if !t.cel.is_empty() {
+        proxy = cel::CelValidation::wrap(&t.cel, proxy);
+    }
     if let Some(schema) = &t.json_schema {
         proxy = Arc::new(json_schema::JsonSchemaValidation::new(
             schema.0.clone(),
             proxy,
         ));
+    }
+    proxy
+}
+
+/// Wraps one backend's proxy with its configured validation layers.
+pub fn wrap_backend(t: &BackendTraffic, mut proxy: SharedProxy) -> SharedProxy {
+    if !t.cel.is_empty() {
+        proxy = cel::CelValidation::wrap(&t.cel, proxy);
     }
     proxy
 }

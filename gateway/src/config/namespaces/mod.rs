@@ -1,6 +1,7 @@
 //! One module per implemented `extra_config` namespace: raw object -> typed options.
 
 pub mod backend_http;
+pub mod cel;
 pub mod json_schema;
 pub mod logging;
 pub mod proxy;

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::config::namespaces::cel::{self, CelRule};
 use crate::config::namespaces::json_schema::{self, JsonSchema};
 use crate::config::walk::Walker;
 
@@ -11,11 +12,16 @@ use crate::config::walk::Walker;
 pub struct EndpointTraffic {
     /// `validation/json-schema`.
     pub json_schema: Option<JsonSchema>,
+    /// `validation/cel`.
+    pub cel: Vec<CelRule>,
 }
 
 /// Backend-level traffic/validation options.
 #[derive(Debug, Clone, Default)]
-pub struct BackendTraffic {}
+pub struct BackendTraffic {
+    /// `validation/cel`.
+    pub cel: Vec<CelRule>,
+}
 
 /// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
 pub fn parse_endpoint(
@@ -31,6 +37,7 @@ pub fn parse_endpoint(
                 out.json_schema = json_schema::parse(o, path, w);
             }
         }
+        cel::NAMESPACE => out.cel = cel::parse(v, path, w),
         _ => return false,
     }
     true
@@ -39,13 +46,16 @@ pub fn parse_endpoint(
 /// Reads `ns` at backend level when it is one of ours; `false` when it is not.
 pub fn parse_backend(
     ns: &str,
-    _v: &Value,
-    _path: &str,
-    _w: &mut Walker,
-    _out: &mut BackendTraffic,
+    v: &Value,
+    path: &str,
+    w: &mut Walker,
+    out: &mut BackendTraffic,
 ) -> bool {
-    let _ = ns;
-    false
+    match ns {
+        cel::NAMESPACE => out.cel = cel::parse(v, path, w),
+        _ => return false,
+    }
+    true
 }
 
 #[cfg(test)]
