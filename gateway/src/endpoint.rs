@@ -68,6 +68,7 @@ pub struct Endpoint {
     return_error_msg: bool,
     version: HeaderValue,
     user_agent: HeaderValue,
+    rate_limit: Option<crate::qos::router_limit::RouterLimiter>,
 }
 
 impl Endpoint {
@@ -111,6 +112,11 @@ impl Endpoint {
             return_error_msg,
             version,
             user_agent,
+            rate_limit: cfg
+                .traffic
+                .rate_limit
+                .as_ref()
+                .map(crate::qos::router_limit::RouterLimiter::new),
         }
     }
 
@@ -180,6 +186,11 @@ impl Endpoint {
 
     /// Serves one request.
     pub async fn handle(&self, c: ClientRequest) -> http::Response<Body> {
+        if let Some(status) = self.rate_limit.as_ref().and_then(|l| l.check(&c)) {
+            let mut response = http::Response::new(body::empty());
+            *response.status_mut() = status;
+            return response;
+        }
         let accept = c
             .headers
             .get(header::ACCEPT)

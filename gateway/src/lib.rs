@@ -17,6 +17,7 @@ pub mod error;
 pub mod logging;
 pub mod pipeline;
 pub mod proxy;
+pub mod qos;
 pub mod render;
 pub mod router;
 pub mod server;

@@ -5,5 +5,6 @@ pub mod cel;
 pub mod json_schema;
 pub mod logging;
 pub mod proxy;
+pub mod ratelimit;
 pub mod router;
 pub mod traffic;

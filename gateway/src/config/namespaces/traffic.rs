@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::config::namespaces::cel::{self, CelRule};
 use crate::config::namespaces::json_schema::{self, JsonSchema};
+use crate::config::namespaces::ratelimit::{self, RouterRateLimit};
 use crate::config::walk::Walker;
 
 /// Endpoint-level traffic/validation options.
@@ -14,6 +15,8 @@ pub struct EndpointTraffic {
     pub json_schema: Option<JsonSchema>,
     /// `validation/cel`.
     pub cel: Vec<CelRule>,
+    /// `qos/ratelimit/router`.
+    pub rate_limit: Option<RouterRateLimit>,
 }
 
 /// Backend-level traffic/validation options.
@@ -38,6 +41,11 @@ pub fn parse_endpoint(
             }
         }
         cel::NAMESPACE => out.cel = cel::parse(v, path, w),
+        ratelimit::ROUTER_NAMESPACE => {
+            if let Some(o) = w.expect_object(v, path) {
+                out.rate_limit = ratelimit::parse_router(o, path, w);
+            }
+        }
         _ => return false,
     }
     true
@@ -96,5 +104,50 @@ mod tests {
             e.contains("endpoints[0].extra_config[\"validation/json-schema\"]: must be an object"),
             "{e}"
         );
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use crate::config::{parse_str, Format};
+    use crate::endpoint::{ClientRequest, Endpoint};
+    use crate::proxy::testing::answering;
+    use http::{HeaderMap, HeaderValue, Method};
+    use std::path::Path;
+
+    #[tokio::test]
+    async fn endpoint_answers_429_with_empty_body_when_a_client_is_limited() {
+        let c = parse_str(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a",
+            "extra_config":{"qos/ratelimit/router":{"client_max_rate":1,"every":"1h"}},
+            "backend":[{"host":["http://h"],"url_pattern":"/"}]}]}"#,
+            Format::Json,
+            Path::new("t.json"),
+        )
+        .unwrap();
+        assert!(c.ignored_namespaces.is_empty());
+        let e = Endpoint::new(
+            &c.endpoints[0],
+            answering(serde_json::json!({"ok": 1})),
+            true,
+            HeaderValue::from_static("v"),
+            HeaderValue::from_static("ua"),
+        );
+        let req = || ClientRequest {
+            method: Method::GET,
+            path: "/a".into(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: bytes::Bytes::new(),
+            has_body: false,
+            params: vec![],
+            client_ip: "10.0.0.1".into(),
+            host: "h".into(),
+        };
+        assert_eq!(e.handle(req()).await.status(), 200);
+        let r = e.handle(req()).await;
+        assert_eq!(r.status(), 429);
+        use http_body_util::BodyExt;
+        assert!(r.into_body().collect().await.unwrap().to_bytes().is_empty());
     }
 }

@@ -1,0 +1,4 @@
+//! Traffic control: rate limits (token buckets).
+
+pub mod router_limit;
+pub mod token_bucket;
