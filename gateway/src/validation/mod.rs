@@ -23,8 +23,12 @@ pub fn wrap_endpoint(t: &EndpointTraffic, mut proxy: SharedProxy) -> SharedProxy
     proxy
 }
 
-/// Wraps one backend's proxy with its configured validation layers.
+/// Wraps one backend's proxy with its configured traffic and validation layers (the rate
+/// limit nearest the backend, CEL outside it, as KrakenD stacks them).
 pub fn wrap_backend(t: &BackendTraffic, mut proxy: SharedProxy) -> SharedProxy {
+    if let Some(spec) = t.rate_limit {
+        proxy = Arc::new(crate::qos::proxy_limit::ProxyLimit::new(spec, proxy));
+    }
     if !t.cel.is_empty() {
         proxy = cel::CelValidation::wrap(&t.cel, proxy);
     }

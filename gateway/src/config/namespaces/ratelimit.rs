@@ -191,3 +191,48 @@ mod tests {
         assert_eq!(p, ["p.key: strategy \"param\" needs a key"]);
     }
 }
+
+/// The backend-level namespace key.
+pub const PROXY_NAMESPACE: &str = "qos/ratelimit/proxy";
+
+/// Reads `qos/ratelimit/proxy` (`max_rate`, `capacity`, `every`); `None` when unlimited.
+pub fn parse_proxy(v: &Map<String, Value>, path: &str, w: &mut Walker) -> Option<BucketSpec> {
+    w.note_unknown_keys(v, path, &["max_rate", "capacity", "every"]);
+    let every = w
+        .duration(v, "every", path)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(1));
+    let rate = rate(w, v, "max_rate", path)?;
+    Some(BucketSpec {
+        rate,
+        capacity: w
+            .unsigned(v, "capacity", path, u32::MAX as u64)
+            .filter(|c| *c > 0)
+            .unwrap_or_else(|| default_capacity(rate)),
+        every,
+    })
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn proxy_limit() {
+        let mut w = Walker::default();
+        let v = json!({"max_rate": 0.5, "capacity": 2, "every": "1m"});
+        let s = parse_proxy(v.as_object().unwrap(), "b", &mut w).unwrap();
+        assert_eq!(
+            s,
+            BucketSpec {
+                rate: 0.5,
+                capacity: 2,
+                every: Duration::from_secs(60)
+            }
+        );
+        let v = json!({"capacity": 2});
+        assert!(parse_proxy(v.as_object().unwrap(), "b", &mut w).is_none());
+        assert!(w.problems.is_empty());
+    }
+}

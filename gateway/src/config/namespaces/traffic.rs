@@ -24,6 +24,8 @@ pub struct EndpointTraffic {
 pub struct BackendTraffic {
     /// `validation/cel`.
     pub cel: Vec<CelRule>,
+    /// `qos/ratelimit/proxy`.
+    pub rate_limit: Option<ratelimit::BucketSpec>,
 }
 
 /// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
@@ -61,6 +63,11 @@ pub fn parse_backend(
 ) -> bool {
     match ns {
         cel::NAMESPACE => out.cel = cel::parse(v, path, w),
+        ratelimit::PROXY_NAMESPACE => {
+            if let Some(o) = w.expect_object(v, path) {
+                out.rate_limit = ratelimit::parse_proxy(o, path, w);
+            }
+        }
         _ => return false,
     }
     true
