@@ -23,9 +23,15 @@ pub fn wrap_endpoint(t: &EndpointTraffic, mut proxy: SharedProxy) -> SharedProxy
     proxy
 }
 
-/// Wraps one backend's proxy with its configured traffic and validation layers (the rate
-/// limit nearest the backend, CEL outside it, as KrakenD stacks them).
+/// Wraps one backend's proxy with its configured traffic and validation layers (breaker
+/// nearest the backend, then the rate limit, then CEL, as KrakenD stacks them).
 pub fn wrap_backend(t: &BackendTraffic, mut proxy: SharedProxy) -> SharedProxy {
+    if let Some(cb) = &t.circuit_breaker {
+        proxy = Arc::new(crate::qos::circuit_breaker::CircuitBreaker::new(
+            cb.clone(),
+            proxy,
+        ));
+    }
     if let Some(spec) = t.rate_limit {
         proxy = Arc::new(crate::qos::proxy_limit::ProxyLimit::new(spec, proxy));
     }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::config::namespaces::cel::{self, CelRule};
+use crate::config::namespaces::circuit_breaker::{self, CircuitBreakerOptions};
 use crate::config::namespaces::json_schema::{self, JsonSchema};
 use crate::config::namespaces::ratelimit::{self, RouterRateLimit};
 use crate::config::walk::Walker;
@@ -26,6 +27,8 @@ pub struct BackendTraffic {
     pub cel: Vec<CelRule>,
     /// `qos/ratelimit/proxy`.
     pub rate_limit: Option<ratelimit::BucketSpec>,
+    /// `qos/circuit-breaker`.
+    pub circuit_breaker: Option<CircuitBreakerOptions>,
 }
 
 /// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
@@ -66,6 +69,11 @@ pub fn parse_backend(
         ratelimit::PROXY_NAMESPACE => {
             if let Some(o) = w.expect_object(v, path) {
                 out.rate_limit = ratelimit::parse_proxy(o, path, w);
+            }
+        }
+        circuit_breaker::NAMESPACE => {
+            if let Some(o) = w.expect_object(v, path) {
+                out.circuit_breaker = circuit_breaker::parse(o, path, w);
             }
         }
         _ => return false,
