@@ -1,6 +1,7 @@
-//! Traffic control: rate limits (token buckets), circuit breaker.
+//! Traffic control: rate limits (token buckets), circuit breaker, HTTP cache.
 
 pub mod circuit_breaker;
+pub mod http_cache;
 pub mod proxy_limit;
 pub mod router_limit;
 pub mod token_bucket;

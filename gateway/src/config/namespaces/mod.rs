@@ -3,6 +3,7 @@
 pub mod backend_http;
 pub mod cel;
 pub mod circuit_breaker;
+pub mod http_cache;
 pub mod json_schema;
 pub mod logging;
 pub mod proxy;

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::config::namespaces::cel::{self, CelRule};
 use crate::config::namespaces::circuit_breaker::{self, CircuitBreakerOptions};
+use crate::config::namespaces::http_cache::{self, HttpCacheOptions};
 use crate::config::namespaces::json_schema::{self, JsonSchema};
 use crate::config::namespaces::ratelimit::{self, RouterRateLimit};
 use crate::config::walk::Walker;
@@ -29,6 +30,8 @@ pub struct BackendTraffic {
     pub rate_limit: Option<ratelimit::BucketSpec>,
     /// `qos/circuit-breaker`.
     pub circuit_breaker: Option<CircuitBreakerOptions>,
+    /// `qos/http-cache`.
+    pub http_cache: Option<HttpCacheOptions>,
 }
 
 /// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
@@ -69,6 +72,11 @@ pub fn parse_backend(
         ratelimit::PROXY_NAMESPACE => {
             if let Some(o) = w.expect_object(v, path) {
                 out.rate_limit = ratelimit::parse_proxy(o, path, w);
+            }
+        }
+        http_cache::NAMESPACE => {
+            if let Some(o) = w.expect_object(v, path) {
+                out.http_cache = Some(http_cache::parse(o, path, w));
             }
         }
         circuit_breaker::NAMESPACE => {
