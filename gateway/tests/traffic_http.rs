@@ -82,7 +82,13 @@ fn config(b: SocketAddr) -> String {
             "extra_config": {"qos/circuit-breaker": {"interval": 60, "timeout": 60, "max_errors": 1}}}]},
         {"endpoint": "/cached",
          "backend": [{"host": ["B"], "url_pattern": "/cached",
-            "extra_config": {"qos/http-cache": {"shared": true}}}]}
+            "extra_config": {"qos/http-cache": {"shared": true}}}]},
+        {"endpoint": "/martian",
+         "backend": [{"host": ["B"], "url_pattern": "/ok",
+            "extra_config": {"modifier/martian": {"fifo.Group": {"scope": ["request", "response"], "modifiers": [
+              {"querystring.Modifier": {"scope": ["request"], "name": "x", "value": "1"}},
+              {"body.Modifier": {"scope": ["response"], "contentType": "application/json", "body": "eyJtYXJ0aWFuIjp0cnVlfQ=="}}
+            ]}}}}]}
       ]}"#
     .replace("\"B\"", &format!("\"http://{b}\""))
 }

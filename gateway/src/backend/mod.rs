@@ -51,6 +51,7 @@ struct Inner {
     query_filter: Option<Vec<String>>,
     concurrent_calls: usize,
     cache: Option<crate::qos::http_cache::HttpCache>,
+    martian: Option<crate::config::namespaces::martian::Modifier>,
 }
 
 impl BackendProxy {
@@ -92,6 +93,7 @@ impl BackendProxy {
                     .traffic
                     .http_cache
                     .map(crate::qos::http_cache::HttpCache::new),
+                martian: cfg.traffic.martian.clone(),
             }),
         }
     }
@@ -171,13 +173,17 @@ impl Inner {
         } else {
             BodyMode::Chunked
         };
-        Outgoing {
+        let mut out = Outgoing {
             method: self.method.clone(),
             url,
             headers,
             body: request.body.clone(),
             mode,
+        };
+        if let Some(m) = &self.martian {
+            crate::qos::martian::modify_request(m, &mut out);
         }
+        out
     }
 
     async fn execute(&self, out: Outgoing) -> Result<Response, ProxyError> {
@@ -225,7 +231,10 @@ impl Inner {
             });
         }
         let url = received.url.clone();
-        let (parts, bytes) = client::read_body(received).await?;
+        let (mut parts, mut bytes) = client::read_body(received).await?;
+        if let Some(m) = &self.martian {
+            crate::qos::martian::modify_response(m, &mut parts.headers, &mut bytes);
+        }
         if let (Some(c), Some((m, u, h))) = (cache, &cache_key) {
             c.store(
                 m,

@@ -6,6 +6,7 @@ pub mod circuit_breaker;
 pub mod http_cache;
 pub mod json_schema;
 pub mod logging;
+pub mod martian;
 pub mod proxy;
 pub mod ratelimit;
 pub mod router;

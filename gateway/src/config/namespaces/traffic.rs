@@ -7,6 +7,7 @@ use crate::config::namespaces::cel::{self, CelRule};
 use crate::config::namespaces::circuit_breaker::{self, CircuitBreakerOptions};
 use crate::config::namespaces::http_cache::{self, HttpCacheOptions};
 use crate::config::namespaces::json_schema::{self, JsonSchema};
+use crate::config::namespaces::martian::{self, Modifier};
 use crate::config::namespaces::ratelimit::{self, RouterRateLimit};
 use crate::config::walk::Walker;
 
@@ -32,6 +33,8 @@ pub struct BackendTraffic {
     pub circuit_breaker: Option<CircuitBreakerOptions>,
     /// `qos/http-cache`.
     pub http_cache: Option<HttpCacheOptions>,
+    /// `modifier/martian`.
+    pub martian: Option<Modifier>,
 }
 
 /// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
@@ -74,6 +77,7 @@ pub fn parse_backend(
                 out.rate_limit = ratelimit::parse_proxy(o, path, w);
             }
         }
+        martian::NAMESPACE => out.martian = martian::parse(v, path, w),
         http_cache::NAMESPACE => {
             if let Some(o) = w.expect_object(v, path) {
                 out.http_cache = Some(http_cache::parse(o, path, w));
