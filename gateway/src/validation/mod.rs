@@ -40,3 +40,22 @@ pub fn wrap_backend(t: &BackendTraffic, mut proxy: SharedProxy) -> SharedProxy {
     }
     proxy
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::testing::answering;
+
+    #[test]
+    fn nothing_configured_adds_no_layer() {
+        let p = answering(serde_json::json!({}));
+        assert!(Arc::ptr_eq(
+            &wrap_endpoint(&EndpointTraffic::default(), p.clone()),
+            &p
+        ));
+        assert!(Arc::ptr_eq(
+            &wrap_backend(&BackendTraffic::default(), p.clone()),
+            &p
+        ));
+    }
+}
