@@ -69,6 +69,7 @@ pub struct Endpoint {
     version: HeaderValue,
     user_agent: HeaderValue,
     signer: Option<crate::security::signer::JwtSigner>,
+    rate_limit: Option<crate::qos::router_limit::RouterLimiter>,
 }
 
 impl Endpoint {
@@ -119,6 +120,11 @@ impl Endpoint {
             version,
             user_agent,
             signer: None,
+            rate_limit: cfg
+                .traffic
+                .rate_limit
+                .as_ref()
+                .map(crate::qos::router_limit::RouterLimiter::new),
         }
     }
 
@@ -188,6 +194,11 @@ impl Endpoint {
 
     /// Serves one request.
     pub async fn handle(&self, c: ClientRequest) -> http::Response<Body> {
+        if let Some(status) = self.rate_limit.as_ref().and_then(|l| l.check(&c)) {
+            let mut response = http::Response::new(body::empty());
+            *response.status_mut() = status;
+            return response;
+        }
         let accept = c
             .headers
             .get(header::ACCEPT)
@@ -300,6 +311,7 @@ mod tests {
             backends: vec![],
             proxy: Default::default(),
             security: Default::default(),
+            traffic: Default::default(),
         }
     }
 

@@ -17,11 +17,13 @@ pub mod error;
 pub mod logging;
 pub mod pipeline;
 pub mod proxy;
+pub mod qos;
 pub mod render;
 pub mod router;
 pub mod security;
 pub mod server;
 pub mod tls;
+pub mod validation;
 
 /// The Cephalo version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

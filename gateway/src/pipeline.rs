@@ -19,11 +19,14 @@ pub fn build(endpoint: &EndpointConfig, client: &HttpClient) -> SharedProxy {
     let (shadows, mains): (Vec<_>, Vec<_>) = endpoint.backends.iter().partition(|b| b.proxy.shadow);
     // Backend tier: request build + HTTP call + decode + manipulation, one per backend.
     let backend = |b: &crate::config::BackendConfig| -> SharedProxy {
-        Arc::new(BackendProxy::new(
-            b,
-            client.clone(),
-            endpoint.concurrent_calls,
-        ))
+        crate::validation::wrap_backend(
+            &b.traffic,
+            Arc::new(BackendProxy::new(
+                b,
+                client.clone(),
+                endpoint.concurrent_calls,
+            )),
+        )
     };
     let children: Vec<SharedProxy> = mains.iter().map(|b| backend(b)).collect();
 
@@ -58,7 +61,7 @@ pub fn build(endpoint: &EndpointConfig, client: &HttpClient) -> SharedProxy {
             shadows.iter().map(|b| backend(b)).collect(),
         ));
     }
-    proxy
+    crate::validation::wrap_endpoint(&endpoint.traffic, proxy)
 }
 
 fn sequential_replacements(

@@ -173,6 +173,7 @@ mod tests {
             input_query_strings: None,
             proxy: Default::default(),
             http: Default::default(),
+            traffic: Default::default(),
         }
     }
 

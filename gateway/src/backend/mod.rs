@@ -50,6 +50,8 @@ struct Inner {
     header_filter: Option<Vec<HeaderName>>,
     query_filter: Option<Vec<String>>,
     concurrent_calls: usize,
+    cache: Option<crate::qos::http_cache::HttpCache>,
+    martian: Option<crate::config::namespaces::martian::Modifier>,
 }
 
 impl BackendProxy {
@@ -87,6 +89,11 @@ impl BackendProxy {
                 header_filter,
                 query_filter,
                 concurrent_calls: concurrent_calls.max(1),
+                cache: cfg
+                    .traffic
+                    .http_cache
+                    .map(crate::qos::http_cache::HttpCache::new),
+                martian: cfg.traffic.martian.clone(),
             }),
         }
     }
@@ -166,16 +173,31 @@ impl Inner {
         } else {
             BodyMode::Chunked
         };
-        Outgoing {
+        let mut out = Outgoing {
             method: self.method.clone(),
             url,
             headers,
             body: request.body.clone(),
             mode,
+        };
+        if let Some(m) = &self.martian {
+            crate::qos::martian::modify_request(m, &mut out);
         }
+        out
     }
 
     async fn execute(&self, out: Outgoing) -> Result<Response, ProxyError> {
+        // `qos/http-cache` covers decoded backends (no-op ones stream and are not cached).
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| self.encoding != BackendEncoding::NoOp);
+        let cache_key = cache.map(|_| (out.method.clone(), out.url.clone(), out.headers.clone()));
+        if let (Some(c), Some((m, u, h))) = (cache, &cache_key) {
+            if let Some(hit) = c.lookup(m, u, h) {
+                return self.finish(hit.status, &hit.headers, hit.body, u.clone());
+            }
+        }
         let received = self.client.send(out).await?;
         if self.encoding == BackendEncoding::NoOp {
             let decompress = received.decompress;
@@ -209,20 +231,42 @@ impl Inner {
             });
         }
         let url = received.url.clone();
-        let (parts, bytes) = client::read_body(received).await?;
-        if parts.status != StatusCode::OK && parts.status != StatusCode::CREATED {
-            let content_type = parts
-                .headers
+        let (mut parts, mut bytes) = client::read_body(received).await?;
+        if let Some(m) = &self.martian {
+            crate::qos::martian::modify_response(m, &mut parts.headers, &mut bytes);
+        }
+        if let (Some(c), Some((m, u, h))) = (cache, &cache_key) {
+            c.store(
+                m,
+                u,
+                h,
+                &crate::qos::http_cache::Cached {
+                    status: parts.status,
+                    headers: parts.headers.clone(),
+                    body: bytes.clone(),
+                },
+            );
+        }
+        self.finish(parts.status, &parts.headers, bytes, url)
+    }
+
+    /// Status check, decoding and manipulation of a whole backend response.
+    fn finish(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        bytes: bytes::Bytes,
+        url: String,
+    ) -> Result<Response, ProxyError> {
+        if status != StatusCode::OK && status != StatusCode::CREATED {
+            let content_type = headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let body = String::from_utf8_lossy(&bytes).into_owned();
             if let Some(name) = &self.http.return_error_details {
                 let mut detail = Map::new();
-                detail.insert(
-                    "http_status_code".into(),
-                    Value::from(parts.status.as_u16()),
-                );
+                detail.insert("http_status_code".into(), Value::from(status.as_u16()));
                 if !body.is_empty() {
                     detail.insert("http_body".into(), Value::String(body));
                 }
@@ -239,13 +283,13 @@ impl Inner {
             }
             if self.http.return_error_code {
                 return Err(ProxyError::WithStatus {
-                    status: parts.status.as_u16(),
+                    status: status.as_u16(),
                     body,
                     content_type,
                 });
             }
             return Err(ProxyError::InvalidStatus {
-                status: parts.status.as_u16(),
+                status: status.as_u16(),
                 prefix: self.error_prefix.clone(),
                 url,
             });

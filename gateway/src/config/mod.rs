@@ -18,7 +18,7 @@ use http::Method;
 use serde_json::{Map, Value};
 
 pub use error::{ConfigError, Problem};
-use namespaces::{backend_http, logging, proxy, router};
+use namespaces::{backend_http, logging, proxy, router, traffic};
 use pattern::{RoutePattern, UrlTemplate};
 pub use settings::*;
 use walk::{index, join, Walker};
@@ -495,6 +495,7 @@ fn read_endpoint(
 
     let mut proxy_opts = proxy::EndpointProxyOptions::default();
     let mut security_opts = namespaces::security::EndpointSecurityOptions::default();
+    let mut traffic_opts = traffic::EndpointTraffic::default();
     if let Some(extra) = w.object(obj, "extra_config", path) {
         let ep = join(path, "extra_config");
         for (ns, v) in extra {
@@ -503,7 +504,9 @@ fn read_endpoint(
                 if let Some(o) = w.expect_object(v, &p) {
                     proxy_opts = proxy::parse_endpoint(o, &p, w);
                 }
-            } else if !security_opts.read(ns, v, &p, w) {
+            } else if security_opts.read(ns, v, &p, w) {
+            } else if traffic::parse_endpoint(ns, v, &p, w, &mut traffic_opts) {
+            } else {
                 w.ignored.push((p, ns.clone()));
             }
         }
@@ -569,6 +572,7 @@ fn read_endpoint(
         backends,
         proxy: proxy_opts,
         security: security_opts,
+        traffic: traffic_opts,
     })
 }
 
@@ -672,6 +676,7 @@ fn read_backend(
     }
     let mut proxy_opts = proxy::BackendProxyOptions::default();
     let mut http_opts = backend_http::BackendHttpOptions::default();
+    let mut traffic_opts = traffic::BackendTraffic::default();
     if let Some(extra) = w.object(obj, "extra_config", path) {
         let ep = join(path, "extra_config");
         for (ns, v) in extra {
@@ -687,7 +692,11 @@ fn read_backend(
                         http_opts = backend_http::parse(o, &p, w);
                     }
                 }
-                _ => w.ignored.push((p, ns.clone())),
+                _ => {
+                    if !traffic::parse_backend(ns, v, &p, w, &mut traffic_opts) {
+                        w.ignored.push((p, ns.clone()));
+                    }
+                }
             }
         }
         debug_assert!(BACKEND_NAMESPACES.len() == 2);
@@ -715,6 +724,7 @@ fn read_backend(
         input_query_strings: w.strings(obj, "input_query_strings", path),
         proxy: proxy_opts,
         http: http_opts,
+        traffic: traffic_opts,
     })
 }
 

@@ -12,6 +12,7 @@ use super::namespaces::logging::LoggingOptions;
 use super::namespaces::proxy::{BackendProxyOptions, EndpointProxyOptions};
 use super::namespaces::router::RouterOptions;
 use super::namespaces::security::{EndpointSecurityOptions, ServiceSecurityOptions};
+use super::namespaces::traffic::{BackendTraffic, EndpointTraffic};
 use super::pattern::{RoutePattern, UrlTemplate};
 
 /// KrakenD's default service and endpoint timeout.
@@ -187,6 +188,8 @@ pub struct EndpointConfig {
     pub proxy: EndpointProxyOptions,
     /// Enforced security namespaces at endpoint level.
     pub security: EndpointSecurityOptions,
+    /// Traffic-control and validation namespaces (json-schema, CEL, rate limits).
+    pub traffic: EndpointTraffic,
 }
 
 /// One `backend[]` entry.
@@ -222,6 +225,8 @@ pub struct BackendConfig {
     pub proxy: BackendProxyOptions,
     /// `extra_config["backend/http"]`.
     pub http: BackendHttpOptions,
+    /// Traffic-control and validation namespaces (CEL, rate limit, breaker, cache, martian).
+    pub traffic: BackendTraffic,
 }
 
 /// A raw JSON object, as found in `extra_config` and `static.data`.
