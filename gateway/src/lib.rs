@@ -14,6 +14,7 @@ pub mod codec;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod fc;
 pub mod logging;
 pub mod pipeline;
 pub mod proxy;

@@ -130,11 +130,16 @@ impl Format {
 }
 
 /// Reads and validates a config file.
+///
+/// With `FC_ENABLE` set, the file is first rendered as a Flexible Configuration template.
 pub fn load(path: &Path) -> Result<ServiceConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let text = match crate::fc::FcSettings::from_env() {
+        Some(fc) => fc.render(path)?,
+        None => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?,
+    };
     parse_str(&text, Format::from_path(path), path)
 }
 
