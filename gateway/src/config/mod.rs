@@ -4,6 +4,7 @@
 //! at once, each with its JSON path.
 
 pub mod duration;
+pub mod env_overrides;
 pub mod error;
 pub mod namespaces;
 pub mod pattern;
@@ -140,7 +141,9 @@ pub fn load(path: &Path) -> Result<ServiceConfig, ConfigError> {
             source,
         })?,
     };
-    parse_str(&text, Format::from_path(path), path)
+    let mut tree = parse_tree(&text, Format::from_path(path), path)?;
+    env_overrides::apply_from_env(&mut tree);
+    from_tree(&tree, path)
 }
 
 /// Parses config text in the given format; `file` is only used in messages.
