@@ -50,6 +50,15 @@ const ANY: [Method; 9] = [
 impl Gateway {
     /// Builds every route and pipeline; returns the route conflicts if any.
     pub fn build(cfg: &ServiceConfig, debug: bool) -> Result<Self, Vec<String>> {
+        Self::build_metered(cfg, debug, None)
+    }
+
+    /// [`Gateway::build`], registering router and backend series in `metrics`.
+    pub fn build_metered(
+        cfg: &ServiceConfig,
+        debug: bool,
+        metrics: Option<&crate::metrics::Registry>,
+    ) -> Result<Self, Vec<String>> {
         let flags = RouterFlags {
             redirect_trailing_slash: cfg.router.redirect_trailing_slash,
             redirect_fixed_path: cfg.router.redirect_fixed_path,
@@ -108,14 +117,17 @@ impl Gateway {
             HeaderValue::from_str(&format!("KrakenD Version {}", crate::COMPAT_VERSION))
                 .expect("ascii user agent");
         for e in &cfg.endpoints {
-            let proxy = pipeline::build(e, &client);
-            let handler = Endpoint::new(
+            let proxy = pipeline::build_metered(e, &client, metrics);
+            let mut handler = Endpoint::new(
                 e,
                 proxy,
                 cfg.router.return_error_msg,
                 version.clone(),
                 user_agent.clone(),
             );
+            if let Some(m) = metrics.filter(|m| m.router_enabled) {
+                handler = handler.with_metrics(m.route(e.method.as_str(), &e.endpoint));
+            }
             if let Err(err) = router.insert(
                 e.method.clone(),
                 &e.pattern,

@@ -170,7 +170,19 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let gateway = match Gateway::build(&cfg, args.debug) {
+        let registry = cfg.metrics.as_ref().map(|m| {
+            Arc::new(crate::metrics::Registry::new(
+                !m.router_disabled && !m.proxy_disabled,
+                !m.backend_disabled,
+            ))
+        });
+        if let (Some(m), Some(r)) = (&cfg.metrics, &registry) {
+            if let Err(e) = start_metrics(m, r).await {
+                eprintln!("ERROR: {}: {e}", cfg.file.display());
+                return ExitCode::from(1);
+            }
+        }
+        let gateway = match Gateway::build_metered(&cfg, args.debug, registry.as_deref()) {
             Ok(g) => Arc::new(g),
             Err(conflicts) => {
                 for c in conflicts {
@@ -228,6 +240,35 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Starts the configured metrics listeners.
+async fn start_metrics(
+    m: &crate::config::namespaces::metrics::MetricsOptions,
+    registry: &Arc<crate::metrics::Registry>,
+) -> Result<(), String> {
+    use crate::metrics::server;
+    let mut addrs = Vec::new();
+    if let Some(a) = &m.stats_address {
+        addrs.push(
+            server::parse_listen(a)
+                .ok_or_else(|| format!("telemetry/metrics: bad listen_address {a:?}"))?,
+        );
+    }
+    for (ip, port) in &m.prometheus {
+        let a = format!("{}:{port}", ip.as_deref().unwrap_or("0.0.0.0"));
+        addrs.push(
+            a.parse()
+                .map_err(|_| format!("telemetry/opentelemetry: bad prometheus address {a:?}"))?,
+        );
+    }
+    addrs.dedup();
+    for a in addrs {
+        server::serve(a, registry.clone())
+            .await
+            .map_err(|e| format!("cannot serve metrics on {a}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// In-flight requests get the longest endpoint timeout, at least 10 s, to finish.

@@ -16,6 +16,7 @@ pub mod endpoint;
 pub mod error;
 pub mod fc;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
 pub mod render;

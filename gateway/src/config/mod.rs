@@ -19,13 +19,18 @@ use http::Method;
 use serde_json::{Map, Value};
 
 pub use error::{ConfigError, Problem};
-use namespaces::{backend_http, logging, proxy, router};
+use namespaces::{backend_http, logging, metrics, proxy, router};
 use pattern::{RoutePattern, UrlTemplate};
 pub use settings::*;
 use walk::{index, join, Walker};
 
 /// Namespaces this build implements, per level; any other is ignored with a debug log.
-const SERVICE_NAMESPACES: &[&str] = &[router::NAMESPACE, logging::NAMESPACE];
+const SERVICE_NAMESPACES: &[&str] = &[
+    router::NAMESPACE,
+    logging::NAMESPACE,
+    metrics::LEGACY_NAMESPACE,
+    metrics::OTEL_NAMESPACE,
+];
 const ENDPOINT_NAMESPACES: &[&str] = &[proxy::NAMESPACE];
 const BACKEND_NAMESPACES: &[&str] = &[proxy::NAMESPACE, backend_http::NAMESPACE];
 
@@ -251,6 +256,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
 
     let mut router_opts = router::RouterOptions::default();
     let mut logging_opts = None;
+    let mut metrics_opts: Option<metrics::MetricsOptions> = None;
     if let Some(extra) = w.object(root, "extra_config", "") {
         for (ns, v) in extra {
             let p = join("extra_config", ns);
@@ -263,6 +269,16 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
                 logging::NAMESPACE => {
                     if let Some(o) = w.expect_object(v, &p) {
                         logging_opts = Some(logging::parse(o, &p, w));
+                    }
+                }
+                metrics::LEGACY_NAMESPACE => {
+                    if let Some(o) = w.expect_object(v, &p) {
+                        metrics::parse_legacy(o, &p, w, metrics_opts.get_or_insert_default());
+                    }
+                }
+                metrics::OTEL_NAMESPACE => {
+                    if let Some(o) = w.expect_object(v, &p) {
+                        metrics::parse_otel(o, &p, w, metrics_opts.get_or_insert_default());
                     }
                 }
                 _ => w.ignored.push((p, ns.clone())),
@@ -330,6 +346,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         client_tls,
         router: router_opts,
         logging: logging_opts,
+        metrics: metrics_opts,
         endpoints,
         ignored_namespaces: std::mem::take(&mut w.ignored),
         unknown_keys: std::mem::take(&mut w.unknown_keys),

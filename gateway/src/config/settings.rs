@@ -60,6 +60,8 @@ pub struct ServiceConfig {
     pub router: RouterOptions,
     /// `extra_config["telemetry/logging"]`.
     pub logging: Option<LoggingOptions>,
+    /// `telemetry/metrics` and `telemetry/opentelemetry` (Prometheus exporters).
+    pub metrics: Option<super::namespaces::metrics::MetricsOptions>,
     /// `endpoints`.
     pub endpoints: Vec<EndpointConfig>,
     /// Namespaces found but not implemented: (JSON path, namespace).

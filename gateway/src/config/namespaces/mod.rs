@@ -2,5 +2,6 @@
 
 pub mod backend_http;
 pub mod logging;
+pub mod metrics;
 pub mod proxy;
 pub mod router;
