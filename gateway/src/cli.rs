@@ -95,6 +95,20 @@ struct AuditArgs {
     /// Comma-separated rule ids to ignore.
     #[arg(short = 'i', long = "ignore", value_delimiter = ',')]
     ignore: Vec<String>,
+    /// Comma-separated severities to report (CRITICAL, HIGH, MEDIUM, LOW).
+    #[arg(
+        short = 's',
+        long = "severity",
+        value_delimiter = ',',
+        default_value = "CRITICAL,HIGH,MEDIUM,LOW"
+    )]
+    severity: Vec<crate::audit::Severity>,
+    /// Go template for the report, over `.Recommendations` (`.Rule`, `.Severity`, `.Message`).
+    #[arg(short = 'f', long = "format", default_value = crate::audit::DEFAULT_FORMAT)]
+    format: String,
+    /// Exit with status 1 when a reported finding is at or above this severity.
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    fail_on: Option<crate::audit::Severity>,
 }
 
 const VERSION_LINE: &str = concat!(
@@ -355,102 +369,32 @@ fn print_summary(cfg: &ServiceConfig, indent: bool) {
     }
 }
 
-/// One audit finding.
-struct Finding {
-    id: &'static str,
-    severity: &'static str,
-    message: String,
-}
-
 fn audit(args: AuditArgs) -> ExitCode {
-    let cfg = match load(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let (cfg, tree) = match config::load_tree(&args.config)
+        .and_then(|t| config::from_tree(&t, &args.config).map(|c| (c, t)))
+    {
+        Ok(ct) => ct,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(1);
+        }
     };
-    let mut findings = Vec::new();
-    let mut add = |id, severity, message: String| {
-        findings.push(Finding {
-            id,
-            severity,
-            message,
-        })
-    };
-    if cfg.debug_endpoint {
-        add(
-            "1.1.1",
-            "HIGH",
-            "debug_endpoint is enabled: /__debug/ logs and answers any request".into(),
-        );
-    }
-    if cfg.echo_endpoint {
-        add(
-            "1.1.2",
-            "HIGH",
-            "echo_endpoint is enabled: /__echo/ reflects request headers, including credentials"
-                .into(),
-        );
-    }
-    if cfg.tls.is_none() {
-        add(
-            "2.1.1",
-            "MEDIUM",
-            "no tls section: traffic is served in clear text (fine behind a TLS-terminating proxy)"
-                .into(),
-        );
-    }
-    if !cfg.router.hide_version_header {
-        add(
-            "2.2.1",
-            "LOW",
-            "router.hide_version_header is off: responses reveal the version in X-Krakend".into(),
-        );
-    }
-    for e in &cfg.endpoints {
-        if e.input_headers.iter().any(|h| h == "*") {
-            add(
-                "3.1.1",
-                "MEDIUM",
-                format!(
-                    "{} {} forwards every client header (input_headers: [\"*\"])",
-                    e.method, e.endpoint
-                ),
-            );
-        }
-        if e.input_query_strings.iter().any(|q| q == "*") {
-            add(
-                "3.1.2",
-                "LOW",
-                format!(
-                    "{} {} forwards every query string (input_query_strings: [\"*\"])",
-                    e.method, e.endpoint
-                ),
-            );
-        }
-        for b in &e.backends {
-            for h in &b.hosts {
-                if h.starts_with("http://") && !is_local(h) {
-                    add(
-                        "3.2.1",
-                        "LOW",
-                        format!("{} {} calls {h} without TLS", e.method, e.endpoint),
-                    );
-                }
-            }
+    let mut findings = crate::audit::run(&cfg, &tree, is_security_namespace);
+    findings.retain(|f| {
+        !args.ignore.iter().any(|i| i == f.rule) && args.severity.contains(&f.severity)
+    });
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
+    match crate::audit::render(&findings, &args.format) {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("ERROR: --format: {e}");
+            return ExitCode::from(2);
         }
     }
-    for (path, ns) in &cfg.ignored_namespaces {
-        if is_security_namespace(ns) {
-            add("4.1.1", "HIGH", format!("{path}: security namespace {ns:?} is not implemented by Cephalo and is NOT enforced"));
-        }
+    match args.fail_on {
+        Some(level) if findings.iter().any(|f| f.severity >= level) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
     }
-    findings.retain(|f| !args.ignore.iter().any(|i| i == f.id));
-    if findings.is_empty() {
-        println!("No findings.");
-    }
-    for f in &findings {
-        println!("[{}] {}: {}", f.severity, f.id, f.message);
-    }
-    ExitCode::SUCCESS
 }
 
 /// Namespaces whose absence weakens access control or input validation.
@@ -458,9 +402,4 @@ fn is_security_namespace(ns: &str) -> bool {
     ["auth/", "security/", "validation/", "qos/ratelimit"]
         .iter()
         .any(|p| ns.starts_with(p))
-}
-
-fn is_local(host: &str) -> bool {
-    let rest = host.trim_start_matches("http://");
-    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
 }

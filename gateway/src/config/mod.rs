@@ -139,6 +139,13 @@ impl Format {
 ///
 /// With `FC_ENABLE` set, the file is first rendered as a Flexible Configuration template.
 pub fn load(path: &Path) -> Result<ServiceConfig, ConfigError> {
+    let tree = load_tree(path)?;
+    from_tree(&tree, path)
+}
+
+/// Reads a config file into its JSON tree: Flexible Configuration rendering (with
+/// `FC_ENABLE`) and `KRAKEND_*` overrides applied, nothing validated yet.
+pub fn load_tree(path: &Path) -> Result<Value, ConfigError> {
     let text = match crate::fc::FcSettings::from_env() {
         Some(fc) => fc.render(path)?,
         None => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -148,7 +155,7 @@ pub fn load(path: &Path) -> Result<ServiceConfig, ConfigError> {
     };
     let mut tree = parse_tree(&text, Format::from_path(path), path)?;
     env_overrides::apply_from_env(&mut tree);
-    from_tree(&tree, path)
+    Ok(tree)
 }
 
 /// Parses config text in the given format; `file` is only used in messages.

@@ -107,6 +107,8 @@ const NAMES: &[&str] = &[
     "toStrings",
     "b64enc",
     "b64dec",
+    // `krakend audit -f`: colours are never printed.
+    "colored",
 ];
 
 /// Whether `name` is a known function.
@@ -643,7 +645,7 @@ impl Helpers {
             }
             "atoi" | "int" | "int64" => Value::from(int(&a0)?),
             "float64" => number(num(&a0)?),
-            "toString" => Value::String(s(&a0)),
+            "toString" | "colored" => Value::String(s(&a0)),
             "kindIs" => Value::Bool(kind(&a1) == s(&a0)),
             "typeOf" => Value::String(type_name(&a0).to_string()),
             "b64enc" => Value::String(b64(s(&a0).as_bytes())),
