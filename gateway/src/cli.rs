@@ -64,10 +64,11 @@ struct CheckArgs {
     /// Indent the printed configuration (with -d).
     #[arg(short = 'i', long = "indent")]
     indent: bool,
-    /// Lint the configuration (lists ignored namespaces).
+    /// Lint the configuration against the built-in schema rules (offline), and list ignored
+    /// namespaces and unknown keys.
     #[arg(short = 'l', long = "lint", conflicts_with_all = ["lint_schema", "lint_no_network"])]
     lint: bool,
-    /// Lint against a local JSON schema file.
+    /// Lint against a local JSON schema file instead of the built-in rules.
     #[arg(
         short = 's',
         long = "lint-schema",
@@ -75,7 +76,7 @@ struct CheckArgs {
         conflicts_with = "lint_no_network"
     )]
     lint_schema: Option<PathBuf>,
-    /// Lint without network access (the built-in lint never uses the network).
+    /// Lint with the schema embedded in the binary (the lint never uses the network).
     #[arg(short = 'n', long = "lint-no-network")]
     lint_no_network: bool,
 }
@@ -305,12 +306,44 @@ fn check(args: CheckArgs) -> ExitCode {
         print_summary(&cfg, args.indent);
     }
     if args.lint || args.lint_no_network || args.lint_schema.is_some() {
-        if let Some(schema) = &args.lint_schema {
-            println!(
-                "Note: linting against {} is not supported; the built-in lint ran instead.",
-                schema.display()
-            );
+        let schema_text = match &args.lint_schema {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("ERROR: cannot read the schema {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            },
+            None => crate::lint::BUILTIN_RULES.to_string(),
+        };
+        let schema: serde_json::Value = match serde_json::from_str(&schema_text) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR: the schema is not valid JSON: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let tree = match config::load_tree(&args.config) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let violations = crate::lint::validate(&schema, &tree);
+        for v in &violations {
+            eprintln!("Lint error: {}: {}", v.path, v.message);
         }
+        if !violations.is_empty() {
+            eprintln!(
+                "ERROR: {}: {} schema violation{}",
+                args.config.display(),
+                violations.len(),
+                if violations.len() == 1 { "" } else { "s" }
+            );
+            return ExitCode::from(1);
+        }
+        println!("Lint: the configuration follows the schema rules.");
         for key in &cfg.unknown_keys {
             println!("Lint: {key}: unknown key (ignored; a typo?)");
         }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod fc;
+pub mod lint;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
