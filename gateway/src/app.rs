@@ -52,6 +52,15 @@ const ANY: [Method; 9] = [
 impl Gateway {
     /// Builds every route and pipeline; returns the route conflicts if any.
     pub fn build(cfg: &ServiceConfig, debug: bool) -> Result<Self, Vec<String>> {
+        Self::build_metered(cfg, debug, None)
+    }
+
+    /// [`Gateway::build`], registering router and backend series in `metrics`.
+    pub fn build_metered(
+        cfg: &ServiceConfig,
+        debug: bool,
+        metrics: Option<&crate::metrics::Registry>,
+    ) -> Result<Self, Vec<String>> {
         let flags = RouterFlags {
             redirect_trailing_slash: cfg.router.redirect_trailing_slash,
             redirect_fixed_path: cfg.router.redirect_fixed_path,
@@ -110,7 +119,7 @@ impl Gateway {
             HeaderValue::from_str(&format!("KrakenD Version {}", crate::COMPAT_VERSION))
                 .expect("ascii user agent");
         for e in &cfg.endpoints {
-            let proxy = pipeline::build(e, &client);
+            let proxy = pipeline::build_metered(e, &client, metrics);
             let guards = match EndpointGuards::build(&e.security, &client) {
                 Ok(g) => g.map(Arc::new),
                 Err(err) => {
@@ -125,7 +134,7 @@ impl Gateway {
                 version.clone(),
                 user_agent.clone(),
             );
-            let handler = match e
+            let mut handler = match e
                 .security
                 .jwt_signer
                 .as_ref()
@@ -138,6 +147,9 @@ impl Gateway {
                     handler
                 }
             };
+            if let Some(m) = metrics.filter(|m| m.router_enabled) {
+                handler = handler.with_metrics(m.route(e.method.as_str(), &e.endpoint));
+            }
             if let Err(err) = router.insert(
                 e.method.clone(),
                 &e.pattern,

@@ -64,10 +64,11 @@ struct CheckArgs {
     /// Indent the printed configuration (with -d).
     #[arg(short = 'i', long = "indent")]
     indent: bool,
-    /// Lint the configuration (lists ignored namespaces).
+    /// Lint the configuration against the built-in schema rules (offline), and list ignored
+    /// namespaces and unknown keys.
     #[arg(short = 'l', long = "lint", conflicts_with_all = ["lint_schema", "lint_no_network"])]
     lint: bool,
-    /// Lint against a local JSON schema file.
+    /// Lint against a local JSON schema file instead of the built-in rules.
     #[arg(
         short = 's',
         long = "lint-schema",
@@ -75,7 +76,7 @@ struct CheckArgs {
         conflicts_with = "lint_no_network"
     )]
     lint_schema: Option<PathBuf>,
-    /// Lint without network access (the built-in lint never uses the network).
+    /// Lint with the schema embedded in the binary (the lint never uses the network).
     #[arg(short = 'n', long = "lint-no-network")]
     lint_no_network: bool,
 }
@@ -95,6 +96,20 @@ struct AuditArgs {
     /// Comma-separated rule ids to ignore.
     #[arg(short = 'i', long = "ignore", value_delimiter = ',')]
     ignore: Vec<String>,
+    /// Comma-separated severities to report (CRITICAL, HIGH, MEDIUM, LOW).
+    #[arg(
+        short = 's',
+        long = "severity",
+        value_delimiter = ',',
+        default_value = "CRITICAL,HIGH,MEDIUM,LOW"
+    )]
+    severity: Vec<crate::audit::Severity>,
+    /// Go template for the report, over `.Recommendations` (`.Rule`, `.Severity`, `.Message`).
+    #[arg(short = 'f', long = "format", default_value = crate::audit::DEFAULT_FORMAT)]
+    format: String,
+    /// Exit with status 1 when a reported finding is at or above this severity.
+    #[arg(long = "fail-on", value_name = "SEVERITY")]
+    fail_on: Option<crate::audit::Severity>,
 }
 
 const VERSION_LINE: &str = concat!(
@@ -150,7 +165,7 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(p) = args.port {
         cfg.port = p;
     }
-    crate::logging::init(cfg.logging.as_ref());
+    let _log_guard = crate::logging::init(cfg.logging.as_ref());
     for (path, ns) in &cfg.ignored_namespaces {
         if is_security_namespace(ns) {
             // Ignoring these changes who may call the endpoint: say so loudly.
@@ -170,7 +185,19 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let gateway = match Gateway::build(&cfg, args.debug) {
+        let registry = cfg.metrics.as_ref().map(|m| {
+            Arc::new(crate::metrics::Registry::new(
+                !m.router_disabled && !m.proxy_disabled,
+                !m.backend_disabled,
+            ))
+        });
+        if let (Some(m), Some(r)) = (&cfg.metrics, &registry) {
+            if let Err(e) = start_metrics(m, r).await {
+                eprintln!("ERROR: {}: {e}", cfg.file.display());
+                return ExitCode::from(1);
+            }
+        }
+        let gateway = match Gateway::build_metered(&cfg, args.debug, registry.as_deref()) {
             Ok(g) => Arc::new(g),
             Err(conflicts) => {
                 for c in conflicts {
@@ -230,6 +257,35 @@ fn run(args: RunArgs) -> ExitCode {
     })
 }
 
+/// Starts the configured metrics listeners.
+async fn start_metrics(
+    m: &crate::config::namespaces::metrics::MetricsOptions,
+    registry: &Arc<crate::metrics::Registry>,
+) -> Result<(), String> {
+    use crate::metrics::server;
+    let mut addrs = Vec::new();
+    if let Some(a) = &m.stats_address {
+        addrs.push(
+            server::parse_listen(a)
+                .ok_or_else(|| format!("telemetry/metrics: bad listen_address {a:?}"))?,
+        );
+    }
+    for (ip, port) in &m.prometheus {
+        let a = format!("{}:{port}", ip.as_deref().unwrap_or("0.0.0.0"));
+        addrs.push(
+            a.parse()
+                .map_err(|_| format!("telemetry/opentelemetry: bad prometheus address {a:?}"))?,
+        );
+    }
+    addrs.dedup();
+    for a in addrs {
+        server::serve(a, registry.clone())
+            .await
+            .map_err(|e| format!("cannot serve metrics on {a}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// In-flight requests get the longest endpoint timeout, at least 10 s, to finish.
 fn shutdown_grace(cfg: &ServiceConfig) -> Duration {
     cfg.endpoints
@@ -250,12 +306,44 @@ fn check(args: CheckArgs) -> ExitCode {
         print_summary(&cfg, args.indent);
     }
     if args.lint || args.lint_no_network || args.lint_schema.is_some() {
-        if let Some(schema) = &args.lint_schema {
-            println!(
-                "Note: linting against {} is not supported; the built-in lint ran instead.",
-                schema.display()
-            );
+        let schema_text = match &args.lint_schema {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("ERROR: cannot read the schema {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            },
+            None => crate::lint::BUILTIN_RULES.to_string(),
+        };
+        let schema: serde_json::Value = match serde_json::from_str(&schema_text) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ERROR: the schema is not valid JSON: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let tree = match config::load_tree(&args.config) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("ERROR: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let violations = crate::lint::validate(&schema, &tree);
+        for v in &violations {
+            eprintln!("Lint error: {}: {}", v.path, v.message);
         }
+        if !violations.is_empty() {
+            eprintln!(
+                "ERROR: {}: {} schema violation{}",
+                args.config.display(),
+                violations.len(),
+                if violations.len() == 1 { "" } else { "s" }
+            );
+            return ExitCode::from(1);
+        }
+        println!("Lint: the configuration follows the schema rules.");
         for key in &cfg.unknown_keys {
             println!("Lint: {key}: unknown key (ignored; a typo?)");
         }
@@ -314,102 +402,32 @@ fn print_summary(cfg: &ServiceConfig, indent: bool) {
     }
 }
 
-/// One audit finding.
-struct Finding {
-    id: &'static str,
-    severity: &'static str,
-    message: String,
-}
-
 fn audit(args: AuditArgs) -> ExitCode {
-    let cfg = match load(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let (cfg, tree) = match config::load_tree(&args.config)
+        .and_then(|t| config::from_tree(&t, &args.config).map(|c| (c, t)))
+    {
+        Ok(ct) => ct,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return ExitCode::from(1);
+        }
     };
-    let mut findings = Vec::new();
-    let mut add = |id, severity, message: String| {
-        findings.push(Finding {
-            id,
-            severity,
-            message,
-        })
-    };
-    if cfg.debug_endpoint {
-        add(
-            "1.1.1",
-            "HIGH",
-            "debug_endpoint is enabled: /__debug/ logs and answers any request".into(),
-        );
-    }
-    if cfg.echo_endpoint {
-        add(
-            "1.1.2",
-            "HIGH",
-            "echo_endpoint is enabled: /__echo/ reflects request headers, including credentials"
-                .into(),
-        );
-    }
-    if cfg.tls.is_none() {
-        add(
-            "2.1.1",
-            "MEDIUM",
-            "no tls section: traffic is served in clear text (fine behind a TLS-terminating proxy)"
-                .into(),
-        );
-    }
-    if !cfg.router.hide_version_header {
-        add(
-            "2.2.1",
-            "LOW",
-            "router.hide_version_header is off: responses reveal the version in X-Krakend".into(),
-        );
-    }
-    for e in &cfg.endpoints {
-        if e.input_headers.iter().any(|h| h == "*") {
-            add(
-                "3.1.1",
-                "MEDIUM",
-                format!(
-                    "{} {} forwards every client header (input_headers: [\"*\"])",
-                    e.method, e.endpoint
-                ),
-            );
-        }
-        if e.input_query_strings.iter().any(|q| q == "*") {
-            add(
-                "3.1.2",
-                "LOW",
-                format!(
-                    "{} {} forwards every query string (input_query_strings: [\"*\"])",
-                    e.method, e.endpoint
-                ),
-            );
-        }
-        for b in &e.backends {
-            for h in &b.hosts {
-                if h.starts_with("http://") && !is_local(h) {
-                    add(
-                        "3.2.1",
-                        "LOW",
-                        format!("{} {} calls {h} without TLS", e.method, e.endpoint),
-                    );
-                }
-            }
+    let mut findings = crate::audit::run(&cfg, &tree, is_security_namespace);
+    findings.retain(|f| {
+        !args.ignore.iter().any(|i| i == f.rule) && args.severity.contains(&f.severity)
+    });
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)));
+    match crate::audit::render(&findings, &args.format) {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("ERROR: --format: {e}");
+            return ExitCode::from(2);
         }
     }
-    for (path, ns) in &cfg.ignored_namespaces {
-        if is_security_namespace(ns) {
-            add("4.1.1", "HIGH", format!("{path}: security namespace {ns:?} is not implemented by Cephalo and is NOT enforced"));
-        }
+    match args.fail_on {
+        Some(level) if findings.iter().any(|f| f.severity >= level) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
     }
-    findings.retain(|f| !args.ignore.iter().any(|i| i == f.id));
-    if findings.is_empty() {
-        println!("No findings.");
-    }
-    for f in &findings {
-        println!("[{}] {}: {}", f.severity, f.id, f.message);
-    }
-    ExitCode::SUCCESS
 }
 
 /// Namespaces whose absence weakens access control or input validation.
@@ -417,9 +435,4 @@ fn is_security_namespace(ns: &str) -> bool {
     ["auth/", "security/", "validation/", "qos/ratelimit"]
         .iter()
         .any(|p| ns.starts_with(p))
-}
-
-fn is_local(host: &str) -> bool {
-    let rest = host.trim_start_matches("http://");
-    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
 }

@@ -70,6 +70,7 @@ pub struct Endpoint {
     user_agent: HeaderValue,
     signer: Option<crate::security::signer::JwtSigner>,
     rate_limit: Option<crate::qos::router_limit::RouterLimiter>,
+    metrics: Option<std::sync::Arc<crate::metrics::RouteMetrics>>,
 }
 
 impl Endpoint {
@@ -105,6 +106,7 @@ impl Endpoint {
             QueryPass::Only(cfg.input_query_strings.clone())
         };
         Self {
+            metrics: None,
             proxy,
             timeout: cfg.timeout,
             cache_control: (!cfg.cache_ttl.is_zero())
@@ -192,8 +194,29 @@ impl Endpoint {
         }
     }
 
+    /// Records every request in `metrics` (the router layer series of this endpoint).
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::RouteMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Serves one request.
     pub async fn handle(&self, c: ClientRequest) -> http::Response<Body> {
+        let Some(metrics) = &self.metrics else {
+            return self.serve(c).await;
+        };
+        let started = std::time::Instant::now();
+        let response = self.serve(c).await;
+        let bytes = hyper::body::Body::size_hint(response.body())
+            .exact()
+            .unwrap_or(0);
+        metrics
+            .series
+            .record(response.status().as_u16(), started.elapsed(), bytes);
+        response
+    }
+
+    async fn serve(&self, c: ClientRequest) -> http::Response<Body> {
         if let Some(status) = self.rate_limit.as_ref().and_then(|l| l.check(&c)) {
             let mut response = http::Response::new(body::empty());
             *response.status_mut() = status;

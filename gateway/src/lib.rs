@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit;
 pub mod backend;
 pub mod body;
 pub mod builtin;
@@ -14,7 +15,10 @@ pub mod codec;
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod fc;
+pub mod lint;
 pub mod logging;
+pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
 pub mod qos;

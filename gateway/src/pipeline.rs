@@ -16,17 +16,34 @@ use crate::proxy::SharedProxy;
 
 /// The proxy stack of one endpoint.
 pub fn build(endpoint: &EndpointConfig, client: &HttpClient) -> SharedProxy {
+    build_metered(endpoint, client, None)
+}
+
+/// The proxy stack of one endpoint, each backend measured when `metrics` asks for it.
+pub fn build_metered(
+    endpoint: &EndpointConfig,
+    client: &HttpClient,
+    metrics: Option<&crate::metrics::Registry>,
+) -> SharedProxy {
     let (shadows, mains): (Vec<_>, Vec<_>) = endpoint.backends.iter().partition(|b| b.proxy.shadow);
     // Backend tier: request build + HTTP call + decode + manipulation, one per backend.
     let backend = |b: &crate::config::BackendConfig| -> SharedProxy {
-        crate::validation::wrap_backend(
-            &b.traffic,
-            Arc::new(BackendProxy::new(
-                b,
-                client.clone(),
-                endpoint.concurrent_calls,
-            )),
-        )
+        let proxy: SharedProxy = Arc::new(BackendProxy::new(
+            b,
+            client.clone(),
+            endpoint.concurrent_calls,
+        ));
+        // Metrics measure the real backend exchange; traffic control and validation wrap it.
+        let proxy = match metrics.filter(|m| m.backend_enabled) {
+            Some(m) => m.backend(
+                &endpoint.endpoint,
+                &b.url_pattern_raw,
+                &b.hosts.join(","),
+                proxy,
+            ),
+            None => proxy,
+        };
+        crate::validation::wrap_backend(&b.traffic, proxy)
     };
     let children: Vec<SharedProxy> = mains.iter().map(|b| backend(b)).collect();
 

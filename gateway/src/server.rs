@@ -66,6 +66,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let open = crate::metrics::ConnectionGuard::open();
                 let gw = gateway.clone();
                 let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
                 let svc = service_fn(move |req| {
@@ -84,6 +85,7 @@ pub async fn serve(
                         let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
+                            let _open = open;
                             if let Err(e) = conn.await {
                                 tracing::debug!(error = %e, %remote, "connection ended with an error");
                             }
@@ -94,6 +96,7 @@ pub async fn serve(
                         let builder = builder.clone();
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
+                            let _open = open;
                             let stream = match acceptor.accept(stream).await {
                                 Ok(s) => s,
                                 Err(e) => {

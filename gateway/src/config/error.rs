@@ -53,6 +53,9 @@ pub enum ConfigError {
         /// Every problem found, in document order.
         problems: Vec<Problem>,
     },
+    /// Flexible Configuration could not render the config template.
+    #[error("flexible configuration: {0}")]
+    Template(#[from] crate::fc::FcError),
 }
 
 fn render_invalid(file: &std::path::Path, problems: &[Problem]) -> String {

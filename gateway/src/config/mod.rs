@@ -4,6 +4,7 @@
 //! at once, each with its JSON path.
 
 pub mod duration;
+pub mod env_overrides;
 pub mod error;
 pub mod namespaces;
 pub mod pattern;
@@ -18,13 +19,18 @@ use http::Method;
 use serde_json::{Map, Value};
 
 pub use error::{ConfigError, Problem};
-use namespaces::{backend_http, logging, proxy, router, traffic};
+use namespaces::{backend_http, logging, metrics, proxy, router, traffic};
 use pattern::{RoutePattern, UrlTemplate};
 pub use settings::*;
 use walk::{index, join, Walker};
 
 /// Namespaces this build implements, per level; any other is ignored with a debug log.
-const SERVICE_NAMESPACES: &[&str] = &[router::NAMESPACE, logging::NAMESPACE];
+const SERVICE_NAMESPACES: &[&str] = &[
+    router::NAMESPACE,
+    logging::NAMESPACE,
+    metrics::LEGACY_NAMESPACE,
+    metrics::OTEL_NAMESPACE,
+];
 const ENDPOINT_NAMESPACES: &[&str] = &[proxy::NAMESPACE];
 const BACKEND_NAMESPACES: &[&str] = &[proxy::NAMESPACE, backend_http::NAMESPACE];
 
@@ -130,12 +136,26 @@ impl Format {
 }
 
 /// Reads and validates a config file.
+///
+/// With `FC_ENABLE` set, the file is first rendered as a Flexible Configuration template.
 pub fn load(path: &Path) -> Result<ServiceConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    parse_str(&text, Format::from_path(path), path)
+    let tree = load_tree(path)?;
+    from_tree(&tree, path)
+}
+
+/// Reads a config file into its JSON tree: Flexible Configuration rendering (with
+/// `FC_ENABLE`) and `KRAKEND_*` overrides applied, nothing validated yet.
+pub fn load_tree(path: &Path) -> Result<Value, ConfigError> {
+    let text = match crate::fc::FcSettings::from_env() {
+        Some(fc) => fc.render(path)?,
+        None => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?,
+    };
+    let mut tree = parse_tree(&text, Format::from_path(path), path)?;
+    env_overrides::apply_from_env(&mut tree);
+    Ok(tree)
 }
 
 /// Parses config text in the given format; `file` is only used in messages.
@@ -244,6 +264,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
     let mut router_opts = router::RouterOptions::default();
     let mut logging_opts = None;
     let mut security_opts = namespaces::security::ServiceSecurityOptions::default();
+    let mut metrics_opts: Option<metrics::MetricsOptions> = None;
     if let Some(extra) = w.object(root, "extra_config", "") {
         for (ns, v) in extra {
             let p = join("extra_config", ns);
@@ -256,6 +277,16 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
                 logging::NAMESPACE => {
                     if let Some(o) = w.expect_object(v, &p) {
                         logging_opts = Some(logging::parse(o, &p, w));
+                    }
+                }
+                metrics::LEGACY_NAMESPACE => {
+                    if let Some(o) = w.expect_object(v, &p) {
+                        metrics::parse_legacy(o, &p, w, metrics_opts.get_or_insert_default());
+                    }
+                }
+                metrics::OTEL_NAMESPACE => {
+                    if let Some(o) = w.expect_object(v, &p) {
+                        metrics::parse_otel(o, &p, w, metrics_opts.get_or_insert_default());
                     }
                 }
                 _ if security_opts.read(ns, v, &p, w) => {}
@@ -325,6 +356,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         router: router_opts,
         logging: logging_opts,
         security: security_opts,
+        metrics: metrics_opts,
         endpoints,
         ignored_namespaces: std::mem::take(&mut w.ignored),
         unknown_keys: std::mem::take(&mut w.unknown_keys),

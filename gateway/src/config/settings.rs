@@ -64,6 +64,8 @@ pub struct ServiceConfig {
     pub logging: Option<LoggingOptions>,
     /// Enforced security namespaces at service level.
     pub security: ServiceSecurityOptions,
+    /// `telemetry/metrics` and `telemetry/opentelemetry` (Prometheus exporters).
+    pub metrics: Option<super::namespaces::metrics::MetricsOptions>,
     /// `endpoints`.
     pub endpoints: Vec<EndpointConfig>,
     /// Namespaces found but not implemented: (JSON path, namespace).

@@ -11,6 +11,7 @@ pub mod http_cache;
 pub mod json_schema;
 pub mod logging;
 pub mod martian;
+pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;
 pub mod router;
