@@ -99,6 +99,13 @@ impl BackendProxy {
     }
 }
 
+impl BackendProxy {
+    /// The backend request this backend would send for `request` (no I/O).
+    pub fn outgoing(&self, request: &Request) -> Outgoing {
+        self.inner.build(request)
+    }
+}
+
 impl Proxy for BackendProxy {
     fn call(&self, request: Request) -> ProxyFuture {
         let inner = self.inner.clone();
