@@ -165,7 +165,10 @@ impl Gateway {
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
                 check_params: !cfg.router.disable_path_decoding,
-                guards: ServiceGuards::new(&cfg.security),
+                guards: ServiceGuards::new(
+                    &cfg.security,
+                    cfg.tls.as_ref().is_some_and(|t| !t.disabled),
+                ),
             })
         } else {
             Err(conflicts)
@@ -186,7 +189,7 @@ impl Gateway {
         let started = Instant::now();
         let method = req.method().clone();
         let raw_path = req.uri().path().to_string();
-        let response = match self.guards.admit(&method, req.headers()) {
+        let response = match self.guards.admit(&method, req.uri(), req.headers()) {
             Admission::Answer(r) => r,
             Admission::Route(extra) => {
                 let mut r = self.dispatch(req, remote).await;

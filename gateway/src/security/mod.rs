@@ -4,6 +4,7 @@
 
 pub mod bot_detector;
 pub mod cors;
+pub mod http_secure;
 pub mod jwt;
 pub mod signer;
 
@@ -15,11 +16,13 @@ use crate::body::Body;
 use crate::config::namespaces::security::{EndpointSecurityOptions, ServiceSecurityOptions};
 use bot_detector::BotDetector;
 use cors::{Cors, CorsOutcome};
+use http_secure::HttpSecure;
 use jwt::JwtValidator;
 
 /// Service-level guards.
 #[derive(Default)]
 pub struct ServiceGuards {
+    http: Option<HttpSecure>,
     bot_detector: Option<BotDetector>,
     cors: Option<Cors>,
 }
@@ -33,26 +36,47 @@ pub enum Admission {
 }
 
 impl ServiceGuards {
-    /// Builds the configured guards.
-    pub fn new(o: &ServiceSecurityOptions) -> Self {
+    /// Builds the configured guards; `tls` tells whether the listener serves HTTPS.
+    pub fn new(o: &ServiceSecurityOptions, tls: bool) -> Self {
         Self {
+            http: o.http.as_ref().map(|h| HttpSecure::new(h, tls)),
             bot_detector: o.bot_detector.as_ref().map(BotDetector::new),
             cors: o.cors.as_ref().map(Cors::new),
         }
     }
 
-    /// Runs the guards over one request.
-    pub fn admit(&self, method: &Method, headers: &HeaderMap) -> Admission {
+    /// Runs the guards over one request, in KrakenD's order: HTTP security, bot detector,
+    /// CORS. The HTTP security headers go on every answer but its own refusals.
+    pub fn admit(&self, method: &Method, uri: &http::Uri, headers: &HeaderMap) -> Admission {
+        let mut extra = None;
+        if let Some(s) = &self.http {
+            if let Some(r) = s.refusal(method, uri, headers) {
+                return Admission::Answer(r);
+            }
+            extra = Some(s.headers_for(uri, headers));
+        }
+        let with_extra = |mut r: http::Response<Body>, extra: Option<HeaderMap>| {
+            Self::finish(extra, &mut r);
+            Admission::Answer(r)
+        };
         if let Some(b) = &self.bot_detector {
             if let Some(r) = b.refusal(headers) {
-                return Admission::Answer(r);
+                return with_extra(r, extra);
             }
         }
         match &self.cors {
-            None => Admission::Route(None),
+            None => Admission::Route(extra),
             Some(c) => match c.inspect(method, headers) {
-                CorsOutcome::Answered(r) => Admission::Answer(r),
-                CorsOutcome::Continue(extra) => Admission::Route(Some(extra)),
+                CorsOutcome::Answered(r) => with_extra(r, extra),
+                CorsOutcome::Continue(cors) => {
+                    let mut all = extra.unwrap_or_default();
+                    for (name, value) in cors {
+                        if let Some(name) = name {
+                            all.append(name, value);
+                        }
+                    }
+                    Admission::Route(Some(all))
+                }
             },
         }
     }

@@ -3,6 +3,7 @@
 pub mod backend_http;
 pub mod bot_detector;
 pub mod cors;
+pub mod http_secure;
 pub mod jwt_signer;
 pub mod jwt_validator;
 pub mod cel;

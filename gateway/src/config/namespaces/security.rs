@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{bot_detector, cors, jwt_signer, jwt_validator};
+use super::{bot_detector, cors, http_secure, jwt_signer, jwt_validator};
 use crate::config::walk::Walker;
 
 /// Security namespaces at service level.
@@ -13,6 +13,8 @@ pub struct ServiceSecurityOptions {
     pub cors: Option<cors::CorsOptions>,
     /// `security/bot-detector`.
     pub bot_detector: Option<bot_detector::BotDetectorOptions>,
+    /// `security/http`.
+    pub http: Option<http_secure::HttpSecureOptions>,
 }
 
 /// Security namespaces at endpoint level.
@@ -38,6 +40,11 @@ impl ServiceSecurityOptions {
             bot_detector::NAMESPACE => {
                 if let Some(o) = w.expect_object(v, path) {
                     self.bot_detector = Some(bot_detector::parse(o, path, w));
+                }
+            }
+            http_secure::NAMESPACE => {
+                if let Some(o) = w.expect_object(v, path) {
+                    self.http = Some(http_secure::parse(o, path, w));
                 }
             }
             _ => return false,
