@@ -96,6 +96,8 @@ pub struct BackendMetrics {
     pub url_pattern: String,
     /// `server_address` label: the backend hosts.
     pub host: String,
+    /// `backend_index` label: position among the endpoint's backends (keeps series unique).
+    pub index: usize,
     /// Measurements.
     pub series: Series,
 }
@@ -164,16 +166,17 @@ impl Registry {
         host: &str,
         inner: SharedProxy,
     ) -> SharedProxy {
+        let mut all = self.backends.lock().unwrap_or_else(|e| e.into_inner());
+        let index = all.iter().filter(|b| b.route == route).count();
         let m = Arc::new(BackendMetrics {
             route: route.into(),
             url_pattern: url_pattern.into(),
             host: host.into(),
+            index,
             series: Series::default(),
         });
-        self.backends
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(m.clone());
+        all.push(m.clone());
+        drop(all);
         Arc::new(MeteredBackend { inner, metrics: m })
     }
 
@@ -217,8 +220,9 @@ impl Registry {
                 .map(|b| {
                     (
                         format!(
-                            "http_route=\"{}\",url_path=\"{}\",server_address=\"{}\"",
+                            "http_route=\"{}\",backend_index=\"{}\",url_path=\"{}\",server_address=\"{}\"",
                             escape(&b.route),
+                            b.index,
                             escape(&b.url_pattern),
                             escape(&b.host)
                         ),
@@ -288,7 +292,7 @@ impl Registry {
         if self.backend_enabled {
             for b in &backends {
                 backend.insert(
-                    format!("{} -> {}{}", b.route, b.host, b.url_pattern),
+                    format!("{} [{}] -> {}{}", b.route, b.index, b.host, b.url_pattern),
                     series(&b.series),
                 );
             }
@@ -427,6 +431,23 @@ mod tests {
         assert!(text.contains("krakend_router_response_size_bytes_total{http_route=\"/a\",http_request_method=\"GET\"} 15"), "{text}");
         let j = r.stats_json();
         assert_eq!(j["router"]["GET /a"]["count"], 3);
+    }
+
+    #[test]
+    fn identical_backends_get_distinct_series() {
+        let r = Registry::new(true, true);
+        let noop: SharedProxy = crate::proxy::from_fn(|_| async { Outcome::default() });
+        r.backend("/a", "/x", "http://h", noop.clone());
+        r.backend("/a", "/x", "http://h", noop.clone());
+        r.backend("/b", "/x", "http://h", noop);
+        let labels: Vec<String> = r
+            .backends
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{}#{}", b.route, b.index))
+            .collect();
+        assert_eq!(labels, ["/a#0", "/a#1", "/b#0"]);
     }
 
     #[test]
