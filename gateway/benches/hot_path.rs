@@ -123,7 +123,10 @@ fn proxy_request() -> Request {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("127.0.0.1"));
-    headers.insert("user-agent", HeaderValue::from_static("KrakenD Version 2.13.8"));
+    headers.insert(
+        "user-agent",
+        HeaderValue::from_static("KrakenD Version 2.13.8"),
+    );
     Request {
         method: Method::GET,
         path: "/one/42".into(),

@@ -197,7 +197,9 @@ impl HttpClient {
 
     /// Sends a request, following up to 10 redirects as Go's client does.
     pub async fn send(&self, mut out: Outgoing) -> Result<Received, ProxyError> {
-        let original_headers = out.headers.clone();
+        // One copy of the headers per hop (the original is kept for redirects).
+        let original_headers = std::mem::take(&mut out.headers);
+        let mut strip_credentials = false;
         let mut referer: Option<String> = None;
         let mut redirects = 0;
         loop {
@@ -213,7 +215,16 @@ impl HttpClient {
                     uri.scheme_str().unwrap_or("")
                 )));
             }
-            let mut headers = out.headers.clone();
+            let mut headers = original_headers.clone();
+            if strip_credentials {
+                for h in [
+                    header::AUTHORIZATION,
+                    header::WWW_AUTHENTICATE,
+                    header::COOKIE,
+                ] {
+                    headers.remove(h);
+                }
+            }
             if let Some(r) = &referer {
                 if let Ok(v) = HeaderValue::from_str(r) {
                     headers.insert(header::REFERER, v);
@@ -294,16 +305,7 @@ impl HttpClient {
                 out.body = Bytes::new();
             }
             let next_uri: Option<Uri> = next.parse().ok();
-            out.headers = original_headers.clone();
-            if next_uri.as_ref().and_then(Uri::authority) != uri.authority() {
-                for h in [
-                    header::AUTHORIZATION,
-                    header::WWW_AUTHENTICATE,
-                    header::COOKIE,
-                ] {
-                    out.headers.remove(h);
-                }
-            }
+            strip_credentials = next_uri.as_ref().and_then(Uri::authority) != uri.authority();
             referer = Some(strip_userinfo(&out.url));
             out.url = next;
         }
