@@ -161,7 +161,7 @@ pub async fn run_suite(
         }
     };
 
-    let _mock = match &session.mock {
+    let mock = match &session.mock {
         Some(config) => {
             let mock = MockBackend::start(config.clone()).await?;
             progress(&format!("mock backend listening on {}", mock.addr()));
@@ -221,6 +221,10 @@ pub async fn run_suite(
         if let Some(status) = process.stop() {
             progress(&format!("gateway stopped: {status}"));
         }
+    }
+    // Free the fixed mock port before the next suite binds it.
+    if let Some(mock) = mock {
+        mock.shutdown().await;
     }
     Ok(report)
 }

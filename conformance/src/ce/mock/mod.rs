@@ -68,13 +68,13 @@ pub enum MockError {
 /// A running mock backend; stops accepting when dropped.
 pub struct MockBackend {
     addr: SocketAddr,
-    accept_loop: JoinHandle<()>,
+    accept_loop: Option<JoinHandle<()>>,
 }
 
 impl MockBackend {
     /// Binds and starts serving on the current Tokio runtime.
     pub async fn start(config: MockConfig) -> Result<Self, MockError> {
-        let listener = TcpListener::bind(config.addr)
+        let listener = bind_when_free(config.addr)
             .await
             .map_err(|source| MockError::Bind {
                 addr: config.addr,
@@ -104,7 +104,10 @@ impl MockBackend {
                 });
             }
         });
-        Ok(Self { addr, accept_loop })
+        Ok(Self {
+            addr,
+            accept_loop: Some(accept_loop),
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -113,8 +116,41 @@ impl MockBackend {
     }
 }
 
+/// How long `start` waits for a fixed port that a previous mock (whose accept loop is being
+/// cancelled) or another suite still holds.
+const BIND_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Binds `addr`, retrying while it is in use: an aborted accept loop closes its listener
+/// only when the runtime next polls it, so back-to-back suites on the same port would race.
+async fn bind_when_free(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let deadline = tokio::time::Instant::now() + BIND_PATIENCE;
+    loop {
+        match TcpListener::bind(addr).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+impl MockBackend {
+    /// Stops accepting and waits until the listening socket is closed.
+    pub async fn shutdown(mut self) {
+        if let Some(accept_loop) = self.accept_loop.take() {
+            accept_loop.abort();
+            let _ = accept_loop.await;
+        }
+    }
+}
+
 impl Drop for MockBackend {
     fn drop(&mut self) {
-        self.accept_loop.abort();
+        if let Some(accept_loop) = &self.accept_loop {
+            accept_loop.abort();
+        }
     }
 }
