@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn explicit_alg_rate_limit_and_tls_silence_those_rules() {
         let f = audit(json!({"version": 3, "endpoints": [{"endpoint": "/a",
-            "extra_config": {"auth/validator": {"alg": "RS256"}, "qos/ratelimit/router": {"max_rate": 5}},
+            "extra_config": {"auth/validator": {"alg": "RS256", "jwk_url": "https://idp/jwk"}, "qos/ratelimit/router": {"max_rate": 5}},
             "backend": [{"host": ["https://b"], "url_pattern": "/a"}]}],
             "extra_config": {"security/cors": {"allow_origins": ["https://app"], "allow_credentials": true}}}));
         let r = rules(&f);

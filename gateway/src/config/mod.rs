@@ -536,10 +536,13 @@ fn read_endpoint(
                 if let Some(o) = w.expect_object(v, &p) {
                     proxy_opts = proxy::parse_endpoint(o, &p, w);
                 }
-            } else if security_opts.read(ns, v, &p, w) {
-            } else if traffic::parse_endpoint(ns, v, &p, w, &mut traffic_opts) {
             } else {
-                w.ignored.push((p, ns.clone()));
+                // Each namespace family takes the keys it knows; the rest are ignored.
+                let taken = security_opts.read(ns, v, &p, w)
+                    || traffic::parse_endpoint(ns, v, &p, w, &mut traffic_opts);
+                if !taken {
+                    w.ignored.push((p, ns.clone()));
+                }
             }
         }
     }

@@ -2,14 +2,14 @@
 
 pub mod backend_http;
 pub mod bot_detector;
-pub mod cors;
-pub mod http_secure;
-pub mod jwt_signer;
-pub mod jwt_validator;
 pub mod cel;
 pub mod circuit_breaker;
+pub mod cors;
 pub mod http_cache;
+pub mod http_secure;
 pub mod json_schema;
+pub mod jwt_signer;
+pub mod jwt_validator;
 pub mod logging;
 pub mod martian;
 pub mod metrics;
