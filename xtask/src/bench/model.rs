@@ -44,13 +44,61 @@ pub struct Machine {
 }
 
 /// How the load was offered.
+///
+/// Serialised through the flat [`LoadRepr`] rather than an internally tagged enum: serde
+/// buffers tagged content, and with serde_json's `arbitrary_precision` (which the gateway
+/// enables, and cargo unifies across a workspace build) buffered numbers no longer read back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+#[serde(into = "LoadRepr", try_from = "LoadRepr")]
 pub enum Load {
     /// Closed loop (wrk): as fast as the server answers.
     Peak { connections: u32 },
     /// Open loop at a fixed rate (oha `-q`, latency corrected).
     FixedRate { connections: u32, rate: f64 },
+}
+
+/// The JSON form of [`Load`]: `{"kind": "peak"|"fixed-rate", "connections": N, "rate": R}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct LoadRepr {
+    kind: String,
+    connections: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
+}
+
+impl From<Load> for LoadRepr {
+    fn from(load: Load) -> Self {
+        match load {
+            Load::Peak { connections } => LoadRepr {
+                kind: "peak".into(),
+                connections,
+                rate: None,
+            },
+            Load::FixedRate { connections, rate } => LoadRepr {
+                kind: "fixed-rate".into(),
+                connections,
+                rate: Some(rate),
+            },
+        }
+    }
+}
+
+impl TryFrom<LoadRepr> for Load {
+    type Error = String;
+
+    fn try_from(repr: LoadRepr) -> Result<Self, Self::Error> {
+        match (repr.kind.as_str(), repr.rate) {
+            ("peak", _) => Ok(Load::Peak {
+                connections: repr.connections,
+            }),
+            ("fixed-rate", Some(rate)) => Ok(Load::FixedRate {
+                connections: repr.connections,
+                rate,
+            }),
+            ("fixed-rate", None) => Err("a fixed-rate load needs a rate".into()),
+            (other, _) => Err(format!("unknown load kind {other:?}")),
+        }
+    }
 }
 
 /// One load measurement of one contender in one scenario.
