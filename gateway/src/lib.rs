@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backend;
 pub mod body;
 pub mod builtin;
+pub mod civil;
 pub mod cli;
 pub mod codec;
 pub mod config;
