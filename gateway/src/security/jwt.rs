@@ -3,45 +3,23 @@
 //! KrakenD's bare 401 (no or bad token) and 403 (valid token lacking a role or scope).
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use tokio::sync::RwLock;
 
-use crate::backend::client::{read_body, BodyMode, HttpClient, Outgoing};
+use super::jwk::{self, Jwks, KeySource};
+use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
 use crate::config::namespaces::jwt_validator::JwtValidatorOptions;
 
-/// Bound on one JWK set download.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One usable key of the set.
-#[derive(Clone)]
-struct Key {
+/// One verification key of the set.
+pub struct VerifyKey {
     kid: Option<String>,
     alg: Option<String>,
     key: DecodingKey,
-}
-
-/// Where keys come from.
-enum KeySource {
-    Local(Vec<Key>),
-    Remote(Box<RemoteKeys>),
-}
-
-/// A JWK set behind a URL, cached for `ttl`.
-struct RemoteKeys {
-    url: String,
-    client: HttpClient,
-    ttl: Duration,
-    cached: RwLock<Option<(Instant, Vec<Key>)>>,
 }
 
 /// Why a request is refused.
@@ -71,7 +49,7 @@ impl Refusal {
 pub struct JwtValidator {
     alg: Algorithm,
     alg_name: String,
-    keys: KeySource,
+    keys: Jwks<VerifyKey>,
     validation: Validation,
     roles: Vec<String>,
     roles_key: String,
@@ -83,43 +61,19 @@ pub struct JwtValidator {
     propagate: Vec<(String, HeaderName)>,
 }
 
-/// Parses a JWK set document; keys this build cannot use (e.g. key-wrap keys) are skipped.
-fn parse_jwks(bytes: &[u8]) -> Result<Vec<Key>, String> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("JWK set: {e}"))?;
-    let list = doc
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or("JWK set: no \"keys\" array")?;
-    let mut keys = Vec::new();
-    for k in list {
-        let kid = k.get("kid").and_then(Value::as_str).map(str::to_string);
-        let alg = k.get("alg").and_then(Value::as_str).map(str::to_string);
-        let key = if k.get("kty").and_then(Value::as_str) == Some("oct") {
-            let Some(bytes) = oct_secret(k) else {
-                continue;
-            };
-            DecodingKey::from_secret(&bytes)
-        } else {
-            let Ok(jwk) = serde_json::from_value::<Jwk>(strip_alg(k)) else {
-                continue;
-            };
-            let Ok(key) = DecodingKey::from_jwk(&jwk) else {
-                continue;
-            };
-            key
-        };
-        keys.push(Key { kid, alg, key });
-    }
-    Ok(keys)
-}
-
-/// The secret of an `oct` JWK (`k`, base64url; plain base64 tolerated).
-pub fn oct_secret(k: &Value) -> Option<Vec<u8>> {
-    let secret = k.get("k").and_then(Value::as_str)?;
-    URL_SAFE_NO_PAD
-        .decode(secret.trim_end_matches('='))
-        .or_else(|_| STANDARD.decode(secret))
-        .ok()
+/// A JWK as a verification key; keys this build cannot use (e.g. key-wrap keys) are skipped.
+fn verify_key(k: &Value) -> Option<VerifyKey> {
+    let key = if jwk::text(k, "kty") == Some("oct") {
+        DecodingKey::from_secret(&jwk::member(k, "k")?)
+    } else {
+        let parsed = serde_json::from_value::<Jwk>(strip_alg(k)).ok()?;
+        DecodingKey::from_jwk(&parsed).ok()?
+    };
+    Some(VerifyKey {
+        kid: jwk::text(k, "kid").map(str::to_string),
+        alg: jwk::text(k, "alg").map(str::to_string),
+        key,
+    })
 }
 
 /// The JWK without `alg`, so that algorithms the JWK crate does not list do not hide the key.
@@ -129,27 +83,6 @@ fn strip_alg(k: &Value) -> Value {
         o.remove("alg");
     }
     k
-}
-
-/// Downloads a JWK set with the gateway's pooled client, bounded by [`FETCH_TIMEOUT`].
-pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
-    let out = Outgoing {
-        method: Method::GET,
-        url: url.to_string(),
-        headers: HeaderMap::new(),
-        body: Bytes::new(),
-        mode: BodyMode::None,
-    };
-    let got = tokio::time::timeout(FETCH_TIMEOUT, async {
-        let received = client.send(out).await.map_err(|e| e.to_string())?;
-        read_body(received).await.map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|_| format!("fetching {url}: timed out"))??;
-    if !got.0.status.is_success() {
-        return Err(format!("fetching {url}: status {}", got.0.status));
-    }
-    Ok(got.1)
 }
 
 /// Reads `a.b.c` (nested) or `a` from the claims.
@@ -188,20 +121,12 @@ impl JwtValidator {
             .alg
             .parse()
             .map_err(|_| format!("unsupported alg {:?}", o.alg))?;
-        let keys = match (&o.jwk_local_path, &o.jwk_url) {
-            (Some(p), _) => {
-                let bytes =
-                    std::fs::read(p).map_err(|e| format!("jwk_local_path {}: {e}", p.display()))?;
-                KeySource::Local(parse_jwks(&bytes)?)
-            }
-            (None, Some(u)) => KeySource::Remote(Box::new(RemoteKeys {
-                url: u.clone(),
-                client: client.clone(),
-                ttl: o.cache_duration,
-                cached: RwLock::new(None),
-            })),
-            (None, None) => return Err("no jwk_url nor jwk_local_path".into()),
+        let source = KeySource {
+            local_path: o.jwk_local_path.as_deref(),
+            url: o.jwk_url.as_deref(),
+            ttl: o.cache_duration,
         };
+        let keys = Jwks::new(&source, client, verify_key)?;
         let mut validation = Validation::new(alg);
         validation.leeway = o.leeway.as_secs();
         validation.required_spec_claims = HashSet::new();
@@ -257,38 +182,6 @@ impl JwtValidator {
             .map(|(_, v)| v)
     }
 
-    async fn fetch(&self, url: &str, client: &HttpClient) -> Result<Vec<Key>, String> {
-        parse_jwks(&download(client, url).await?)
-    }
-
-    async fn keys(&self) -> Result<Vec<Key>, String> {
-        match &self.keys {
-            KeySource::Local(k) => Ok(k.clone()),
-            KeySource::Remote(remote) => {
-                let RemoteKeys {
-                    url,
-                    client,
-                    ttl,
-                    cached,
-                } = &**remote;
-                if let Some((at, k)) = &*cached.read().await {
-                    if at.elapsed() < *ttl {
-                        return Ok(k.clone());
-                    }
-                }
-                let mut slot = cached.write().await;
-                if let Some((at, k)) = &*slot {
-                    if at.elapsed() < *ttl {
-                        return Ok(k.clone());
-                    }
-                }
-                let k = self.fetch(url, client).await?;
-                *slot = Some((Instant::now(), k.clone()));
-                Ok(k)
-            }
-        }
-    }
-
     /// Verifies the request's token; returns its claims.
     pub async fn verify(&self, headers: &HeaderMap) -> Result<Value, Refusal> {
         let unauthorized = |m: String| Refusal::Unauthorized(m);
@@ -303,13 +196,23 @@ impl JwtValidator {
                 head.alg, self.alg_name
             )));
         }
-        let keys = self.keys().await.map_err(unauthorized)?;
-        let key = keys
-            .iter()
-            .filter(|k| head.kid.is_none() || k.kid == head.kid)
-            .find(|k| k.alg.as_deref().is_none_or(|a| a == self.alg_name))
-            .ok_or_else(|| unauthorized(format!("no key for kid {:?}", head.kid)))?;
-        let data = jsonwebtoken::decode::<Value>(token, &key.key, &self.validation)
+        // The first key of the token's `kid` (any key without one) allowed for the algorithm;
+        // an unknown `kid` makes the set refetch once (key rotation).
+        let data = self
+            .keys
+            .lookup(|keys| {
+                let key = keys
+                    .iter()
+                    .filter(|k| head.kid.is_none() || k.kid == head.kid)
+                    .find(|k| k.alg.as_deref().is_none_or(|a| a == self.alg_name))?;
+                Some(jsonwebtoken::decode::<Value>(
+                    token,
+                    &key.key,
+                    &self.validation,
+                ))
+            })
+            .await
+            .map_err(|e| unauthorized(format!("kid {:?}: {e}", head.kid)))?
             .map_err(|e| unauthorized(e.to_string()))?;
         let claims = data.claims;
         if !self.roles.is_empty() {
@@ -358,11 +261,16 @@ mod tests {
     use super::*;
     use crate::config::namespaces::jwt_validator;
     use crate::config::walk::Walker;
+    use crate::qos::token_bucket::ManualClock;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use bytes::Bytes;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::json;
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     const SECRET: &[u8] = b"a-long-shared-secret-for-hs256-tests";
 
@@ -621,23 +529,23 @@ mod tests {
         }
     }
 
-    /// Serves `body` as a JWK set on loopback and counts the downloads.
-    async fn jwk_server(body: String) -> (String, Arc<AtomicUsize>) {
+    /// Serves the JWK set in `body` (swappable: key rotation) on loopback, counting downloads.
+    async fn rotating_jwk_server(body: String) -> (String, Arc<Mutex<String>>, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
-        let count = hits.clone();
+        let current = Arc::new(Mutex::new(body));
+        let (count, served) = (hits.clone(), current.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let body = body.clone();
-                let count = count.clone();
+                let (count, served) = (count.clone(), served.clone());
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |_req| {
                         count.fetch_add(1, Ordering::SeqCst);
-                        let body = body.clone();
+                        let body = served.lock().unwrap().clone();
                         async move {
                             Ok::<_, std::convert::Infallible>(http::Response::new(
                                 http_body_util::Full::new(Bytes::from(body)),
@@ -650,18 +558,74 @@ mod tests {
                 });
             }
         });
-        (format!("http://{addr}/jwk"), hits)
+        (format!("http://{addr}/jwk"), current, hits)
     }
 
-    #[tokio::test]
-    async fn remote_keys_are_fetched_once_and_cached() {
-        let (url, hits) = jwk_server(jwks_hs()).await;
+    async fn jwk_server(body: String) -> (String, Arc<AtomicUsize>) {
+        let (url, _, hits) = rotating_jwk_server(body).await;
+        (url, hits)
+    }
+
+    fn remote_validator(url: &str) -> JwtValidator {
         let cfg = json!({"alg": "HS256", "jwk_url": url, "disable_jwk_security": true,
                          "cache": true, "cache_duration": 600});
         let mut w = Walker::default();
         let o = jwt_validator::parse(cfg.as_object().unwrap(), "v", &mut w);
         assert!(w.problems.is_empty());
-        let v = JwtValidator::new(&o, &HttpClient::default()).unwrap();
+        JwtValidator::new(&o, &HttpClient::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_refetches_once_per_interval() {
+        let set = |kids: &[&str]| {
+            let keys: Vec<Value> = kids
+                .iter()
+                .map(|kid| json!({"kty": "oct", "kid": kid, "k": URL_SAFE_NO_PAD.encode(SECRET)}))
+                .collect();
+            json!({ "keys": keys }).to_string()
+        };
+        let (url, served, hits) = rotating_jwk_server(set(&["k1"])).await;
+        let clock = Arc::new(ManualClock::default());
+        let mut v = remote_validator(&url);
+        let source = KeySource {
+            local_path: None,
+            url: Some(&url),
+            ttl: Duration::from_secs(600),
+        };
+        v.keys = Jwks::with_clock(&source, &HttpClient::default(), verify_key, clock.clone())
+            .unwrap()
+            .refetch_every(Duration::from_secs(10));
+        let with_kid = |kid: &str| bearer(&hs_token(&claims(), kid, SECRET));
+        let fetches = || hits.load(Ordering::SeqCst);
+
+        assert_eq!(status(&v, &with_kid("k1")).await, 200);
+        assert_eq!(fetches(), 1);
+        // The issuer rotates to k2: the first token with it refetches and passes.
+        *served.lock().unwrap() = set(&["k2"]);
+        assert_eq!(status(&v, &with_kid("k2")).await, 200);
+        assert_eq!(fetches(), 2);
+        // Within the interval, unknown kids are refused without any download.
+        assert_eq!(status(&v, &with_kid("k3")).await, 401);
+        assert_eq!(fetches(), 2);
+        // After it, a burst of unknown kids costs one download in all.
+        clock.advance(Duration::from_secs(10));
+        let burst = (0..8).map(|i| {
+            let h = with_kid(&format!("x{i}"));
+            let v = &v;
+            async move { status(v, &h).await }
+        });
+        let statuses = futures_util::future::join_all(burst).await;
+        assert_eq!(statuses, vec![401; 8]);
+        assert_eq!(fetches(), 3);
+        // Known kids keep passing from the cache.
+        assert_eq!(status(&v, &with_kid("k2")).await, 200);
+        assert_eq!(fetches(), 3);
+    }
+
+    #[tokio::test]
+    async fn remote_keys_are_fetched_once_and_cached() {
+        let (url, hits) = jwk_server(jwks_hs()).await;
+        let v = remote_validator(&url);
         let token = bearer(&hs_token(&claims(), "k1", SECRET));
         for _ in 0..5 {
             assert_eq!(status(&v, &token).await, 200);

@@ -5,6 +5,7 @@
 pub mod bot_detector;
 pub mod cors;
 pub mod http_secure;
+pub mod jwk;
 pub mod jwt;
 pub mod signer;
 

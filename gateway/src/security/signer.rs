@@ -1,131 +1,198 @@
-//! `auth/signer` at request time: replaces the configured response keys with compact JWTs
-//! signed by a key of a JWK set, and writes the response as KrakenD's signer handler does
-//! (plain JSON, without the endpoint's `Cache-Control` and completion headers).
+//! `auth/signer` at request time: replaces the configured response keys with JWTs signed by
+//! a private key of a JWK set (HMAC, RSA PKCS#1 v1.5 and PSS, ECDSA P-256/P-384, Ed25519),
+//! compact or, with `full`, in the flattened JWS JSON serialization, and writes the response
+//! as KrakenD's signer handler does (plain JSON, without the endpoint's `Cache-Control` and
+//! completion headers).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use ring::rand::SystemRandom;
+use ring::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use serde_json::{json, Map, Value};
-use tokio::sync::RwLock;
 
-use super::jwt::{download, oct_secret};
+use super::jwk::{self, Jwks, KeySource};
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
 use crate::codec::json as gojson;
 use crate::config::namespaces::jwt_signer::JwtSignerOptions;
 use crate::proxy::Outcome;
 
-enum Source {
-    Local(Vec<u8>),
-    Remote(Box<RemoteSecret>),
+/// A private key of the set, ready to sign.
+pub struct SignKey {
+    kid: Option<String>,
+    key: PrivateKey,
 }
 
-/// A key behind a JWK URL, fetched once.
-struct RemoteSecret {
-    url: String,
-    client: HttpClient,
-    cached: RwLock<Option<Vec<u8>>>,
+enum PrivateKey {
+    Hmac(Vec<u8>),
+    Rsa(RsaKeyPair),
+    /// The curve's JWS algorithm (`ES256`, `ES384`) and the key.
+    Ec(&'static str, EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A JWK with its private half as a signing key; public-only and unusable keys are skipped.
+fn sign_key(k: &Value) -> Option<SignKey> {
+    let m = |name| jwk::member(k, name);
+    let key = match jwk::text(k, "kty")? {
+        "oct" => PrivateKey::Hmac(m("k")?),
+        "RSA" => {
+            let components = ring::rsa::KeyPairComponents {
+                public_key: ring::rsa::PublicKeyComponents {
+                    n: m("n")?,
+                    e: m("e")?,
+                },
+                d: m("d")?,
+                p: m("p")?,
+                q: m("q")?,
+                dP: m("dp")?,
+                dQ: m("dq")?,
+                qInv: m("qi")?,
+            };
+            PrivateKey::Rsa(RsaKeyPair::from_components(&components).ok()?)
+        }
+        "EC" => {
+            let (name, alg) = match jwk::text(k, "crv")? {
+                "P-256" => ("ES256", &sig::ECDSA_P256_SHA256_FIXED_SIGNING),
+                "P-384" => ("ES384", &sig::ECDSA_P384_SHA384_FIXED_SIGNING),
+                _ => return None,
+            };
+            let public = [&[4u8][..], &m("x")?, &m("y")?].concat();
+            let pair = EcdsaKeyPair::from_private_key_and_public_key(
+                alg,
+                &m("d")?,
+                &public,
+                &SystemRandom::new(),
+            )
+            .ok()?;
+            PrivateKey::Ec(name, pair)
+        }
+        "OKP" if jwk::text(k, "crv")? == "Ed25519" => {
+            PrivateKey::Ed(Ed25519KeyPair::from_seed_and_public_key(&m("d")?, &m("x")?).ok()?)
+        }
+        _ => return None,
+    };
+    Some(SignKey {
+        kid: jwk::text(k, "kid").map(str::to_string),
+        key,
+    })
+}
+
+impl SignKey {
+    /// The signature of `message` with `alg`, or why this key cannot make it.
+    fn sign(&self, alg: &str, message: &[u8]) -> Result<Vec<u8>, String> {
+        let refuse = || format!("key {:?} cannot sign {alg}", self.kid);
+        match (&self.key, alg) {
+            (PrivateKey::Hmac(secret), "HS256" | "HS384" | "HS512") => {
+                let h = match alg {
+                    "HS256" => ring::hmac::HMAC_SHA256,
+                    "HS384" => ring::hmac::HMAC_SHA384,
+                    _ => ring::hmac::HMAC_SHA512,
+                };
+                let tag = ring::hmac::sign(&ring::hmac::Key::new(h, secret), message);
+                Ok(tag.as_ref().to_vec())
+            }
+            (PrivateKey::Rsa(pair), _) => {
+                let padding: &'static dyn sig::RsaEncoding = match alg {
+                    "RS256" => &sig::RSA_PKCS1_SHA256,
+                    "RS384" => &sig::RSA_PKCS1_SHA384,
+                    "RS512" => &sig::RSA_PKCS1_SHA512,
+                    "PS256" => &sig::RSA_PSS_SHA256,
+                    "PS384" => &sig::RSA_PSS_SHA384,
+                    "PS512" => &sig::RSA_PSS_SHA512,
+                    _ => return Err(refuse()),
+                };
+                let mut out = vec![0; pair.public().modulus_len()];
+                pair.sign(padding, &SystemRandom::new(), message, &mut out)
+                    .map_err(|_| "RSA signing failed".to_string())?;
+                Ok(out)
+            }
+            (PrivateKey::Ec(name, pair), _) if *name == alg => pair
+                .sign(&SystemRandom::new(), message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| "ECDSA signing failed".to_string()),
+            (PrivateKey::Ed(pair), "EdDSA") => Ok(pair.sign(message).as_ref().to_vec()),
+            _ => Err(refuse()),
+        }
+    }
 }
 
 /// The prepared signer of one endpoint.
 pub struct JwtSigner {
-    alg: Algorithm,
-    alg_name: String,
+    alg: String,
     kid: String,
+    /// The protected header, base64url-encoded once.
+    protected: String,
     keys: Vec<String>,
-    source: Source,
-}
-
-/// The secret of key `kid` in a JWK set document.
-fn find_secret(doc: &[u8], kid: &str) -> Result<Vec<u8>, String> {
-    let v: Value = serde_json::from_slice(doc).map_err(|e| format!("JWK set: {e}"))?;
-    v.get("keys")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|k| k.get("kid").and_then(Value::as_str) == Some(kid))
-        .and_then(oct_secret)
-        .ok_or_else(|| format!("no symmetric key {kid:?} in the JWK set"))
+    full: bool,
+    set: Jwks<SignKey>,
 }
 
 impl JwtSigner {
     /// Prepares `o`; a local key file is read now.
     pub fn new(o: &JwtSignerOptions, client: &HttpClient) -> Result<Self, String> {
-        let alg: Algorithm = o
-            .alg
-            .parse()
-            .map_err(|_| format!("unsupported alg {:?}", o.alg))?;
-        let source = match (&o.jwk_local_path, &o.jwk_url) {
-            (Some(p), _) => {
-                let doc =
-                    std::fs::read(p).map_err(|e| format!("jwk_local_path {}: {e}", p.display()))?;
-                Source::Local(find_secret(&doc, &o.kid)?)
-            }
-            (None, Some(u)) => Source::Remote(Box::new(RemoteSecret {
-                url: u.clone(),
-                client: client.clone(),
-                cached: RwLock::new(None),
-            })),
-            (None, None) => return Err("no jwk_url nor jwk_local_path".into()),
+        let source = KeySource {
+            local_path: o.jwk_local_path.as_deref(),
+            url: o.jwk_url.as_deref(),
+            // KrakenD reads the signing key once; only an unknown `kid` refetches.
+            ttl: std::time::Duration::MAX,
         };
+        // Go's encoder sorts map keys: alg, kid, typ.
+        let head = json!({"alg": o.alg, "kid": o.kid, "typ": "JWT"});
         Ok(Self {
-            alg,
-            alg_name: o.alg.clone(),
+            alg: o.alg.clone(),
             kid: o.kid.clone(),
+            protected: URL_SAFE_NO_PAD.encode(gojson::to_vec(&head)),
             keys: o.keys_to_sign.clone(),
-            source,
+            full: o.full,
+            set: Jwks::new(&source, client, sign_key)?,
         })
     }
 
-    async fn secret(&self) -> Result<Vec<u8>, String> {
-        match &self.source {
-            Source::Local(s) => Ok(s.clone()),
-            Source::Remote(remote) => {
-                let RemoteSecret {
-                    url,
-                    client,
-                    cached,
-                } = &**remote;
-                if let Some(s) = &*cached.read().await {
-                    return Ok(s.clone());
-                }
-                let s = find_secret(&download(client, url).await?, &self.kid)?;
-                *cached.write().await = Some(s.clone());
-                Ok(s)
-            }
+    /// `claims` signed: a compact JWT, or the flattened JWS JSON serialization with `full`
+    /// (`{"payload":…,"protected":…,"signature":…}`, as go-jose writes it).
+    pub fn token(&self, key: &SignKey, claims: &Value) -> Result<String, String> {
+        let payload = URL_SAFE_NO_PAD.encode(gojson::to_vec(claims));
+        let message = format!("{}.{payload}", self.protected);
+        let signature = URL_SAFE_NO_PAD.encode(key.sign(&self.alg, message.as_bytes())?);
+        if !self.full {
+            return Ok(format!("{message}.{signature}"));
         }
+        Ok(format!(
+            r#"{{"payload":"{payload}","protected":"{}","signature":"{signature}"}}"#,
+            self.protected
+        ))
     }
 
-    /// One compact JWT over `claims`; header and payload are Go-style JSON with sorted keys.
-    pub fn token(&self, secret: &[u8], claims: &Value) -> Result<String, String> {
-        let head = json!({"alg": self.alg_name, "kid": self.kid, "typ": "JWT"});
-        let message = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(gojson::to_vec(&head)),
-            URL_SAFE_NO_PAD.encode(gojson::to_vec(claims))
-        );
-        let signature = jsonwebtoken::crypto::sign(
-            message.as_bytes(),
-            &EncodingKey::from_secret(secret),
-            self.alg,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(format!("{message}.{signature}"))
-    }
-
-    /// Replaces each configured key present in `data` by its token.
+    /// Replaces each configured key of `data` holding an object by its token.
     pub async fn sign(&self, data: &mut Map<String, Value>) -> Result<(), String> {
-        if !self.keys.iter().any(|k| data.contains_key(k)) {
+        if !self
+            .keys
+            .iter()
+            .any(|k| data.get(k).is_some_and(Value::is_object))
+        {
             return Ok(());
         }
-        let secret = self.secret().await?;
-        for k in &self.keys {
-            if let Some(v) = data.get(k) {
-                let t = self.token(&secret, v)?;
-                data.insert(k.clone(), Value::String(t));
-            }
+        let kid = Some(self.kid.as_str());
+        let sign = |keys: &[SignKey]| -> Option<Result<Vec<(String, String)>, String>> {
+            let key = keys.iter().find(|k| k.kid.as_deref() == kid)?;
+            Some(
+                self.keys
+                    .iter()
+                    .filter_map(|name| Some((name, data.get(name).filter(|v| v.is_object())?)))
+                    .map(|(name, v)| Ok((name.clone(), self.token(key, v)?)))
+                    .collect(),
+            )
+        };
+        let tokens = self
+            .set
+            .lookup(sign)
+            .await
+            .map_err(|e| format!("kid {:?}: {e}", self.kid))??;
+        for (name, token) in tokens {
+            data.insert(name, Value::String(token));
         }
         Ok(())
     }
@@ -161,63 +228,180 @@ mod tests {
     use crate::config::walk::Walker;
     use crate::proxy::Response;
     use http_body_util::BodyExt;
-    use jsonwebtoken::{DecodingKey, Validation};
-    use std::io::Write;
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use std::path::PathBuf;
 
-    const SECRET: &[u8] = b"signing-secret-signing-secret-32";
+    /// Private keys of every family (test data, generated for these tests only).
+    fn private_jwks() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/private_jwks.json")
+    }
 
-    fn signer() -> (JwtSigner, tempfile::NamedTempFile) {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        let jwks = json!({"keys": [{"kty": "oct", "kid": "s1", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(SECRET)}]});
-        f.write_all(jwks.to_string().as_bytes()).unwrap();
-        let cfg = json!({"alg": "HS256", "kid": "s1", "keys_to_sign": ["access_token"], "jwk_local_path": f.path()});
+    fn public_key(kid: &str) -> DecodingKey {
+        let doc: Value = serde_json::from_slice(
+            &std::fs::read(private_jwks().with_file_name("public_jwks.json")).unwrap(),
+        )
+        .unwrap();
+        let k = doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap();
+        DecodingKey::from_jwk(&serde_json::from_value::<Jwk>(k.clone()).unwrap()).unwrap()
+    }
+
+    fn signer_for(alg: &str, kid: &str, full: bool) -> JwtSigner {
+        let cfg = json!({"alg": alg, "kid": kid, "keys_to_sign": ["access_token", "refresh_token"],
+                         "jwk_local_path": private_jwks(), "full": full});
         let mut w = Walker::default();
         let o = jwt_signer::parse(cfg.as_object().unwrap(), "s", &mut w);
         assert!(w.problems.is_empty(), "{:?}", w.problems);
-        (JwtSigner::new(&o, &HttpClient::default()).unwrap(), f)
+        JwtSigner::new(&o, &HttpClient::default()).unwrap()
     }
 
-    #[tokio::test]
-    async fn signs_configured_keys_verifiably() {
-        let (s, _f) = signer();
-        let mut data = Map::new();
-        data.insert(
-            "access_token".into(),
-            json!({"sub": "u1", "exp": 4102444800u64}),
-        );
-        data.insert("other".into(), json!(1));
-        let outcome = Outcome::ok(Response {
+    fn claims() -> Value {
+        json!({"sub": "u1", "exp": 4102444800u64, "roles": ["a"], "iss": "https://idp.example"})
+    }
+
+    fn outcome(data: Map<String, Value>) -> Outcome {
+        Outcome::ok(Response {
             data,
             is_complete: true,
             passthrough: None,
-        });
-        let r = s.respond(outcome).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(
-            r.headers()["content-type"],
-            "application/json; charset=utf-8"
-        );
-        assert!(r.headers().get("cache-control").is_none());
-        let body: Value =
-            serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
-        assert_eq!(body["other"], 1);
-        let token = body["access_token"].as_str().unwrap();
-        let head = jsonwebtoken::decode_header(token).unwrap();
-        assert_eq!(head.kid.as_deref(), Some("s1"));
-        let mut v = Validation::new(Algorithm::HS256);
+        })
+    }
+
+    async fn body_of(r: http::Response<Body>) -> Value {
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap()
+    }
+
+    fn verify(token: &str, alg: Algorithm, key: &DecodingKey) -> Result<Value, String> {
+        let mut v = Validation::new(alg);
         v.required_spec_claims.clear();
-        let claims =
-            jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(SECRET), &v).unwrap();
-        assert_eq!(claims.claims["sub"], "u1");
-        // Another secret does not verify it.
-        assert!(
-            jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(b"nope"), &v).is_err()
+        jsonwebtoken::decode::<Value>(token, key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn every_algorithm_family_verifies_with_the_public_key() {
+        let hmac = DecodingKey::from_secret(b"test-only-hmac-secret-test-only-hmac-secret");
+        let cases = [
+            ("HS256", "hmac", Algorithm::HS256),
+            ("HS512", "hmac", Algorithm::HS512),
+            ("RS256", "rsa", Algorithm::RS256),
+            ("RS512", "rsa", Algorithm::RS512),
+            ("PS256", "rsa", Algorithm::PS256),
+            ("PS384", "rsa", Algorithm::PS384),
+            ("ES256", "ec256", Algorithm::ES256),
+            ("ES384", "ec384", Algorithm::ES384),
+            ("EdDSA", "ed", Algorithm::EdDSA),
+        ];
+        for (name, kid, alg) in cases {
+            let s = signer_for(name, kid, false);
+            let mut data = Map::new();
+            data.insert("access_token".into(), claims());
+            data.insert("other".into(), json!(1));
+            let r = s.respond(outcome(data)).await;
+            assert_eq!(r.status(), StatusCode::OK, "{name}");
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/json; charset=utf-8"
+            );
+            assert!(r.headers().get("cache-control").is_none());
+            let body = body_of(r).await;
+            assert_eq!(body["other"], 1, "{name}");
+            let token = body["access_token"].as_str().unwrap();
+            let head = jsonwebtoken::decode_header(token).unwrap();
+            assert_eq!((head.alg, head.kid.as_deref()), (alg, Some(kid)), "{name}");
+            let key = if kid == "hmac" {
+                hmac.clone()
+            } else {
+                public_key(kid)
+            };
+            assert_eq!(verify(token, alg, &key).unwrap(), claims(), "{name}");
+            // The same signature over other claims does not verify.
+            let (protected, rest) = token.split_once('.').unwrap();
+            let signature = rest.rsplit_once('.').unwrap().1;
+            let tampered = format!(
+                "{protected}.{}.{signature}",
+                URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#)
+            );
+            assert!(verify(&tampered, alg, &key).is_err(), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn full_serialization_is_flattened_jws_json() {
+        let s = signer_for("RS256", "rsa", true);
+        let mut data = Map::new();
+        data.insert("access_token".into(), claims());
+        data.insert("refresh_token".into(), json!({"sub": "u1"}));
+        let body = body_of(s.respond(outcome(data)).await).await;
+        let full = body["access_token"].as_str().unwrap();
+        // The exact member order go-jose writes, and nothing else.
+        let members: Vec<&str> = full
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(',')
+            .map(|m| m.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            members,
+            [r#""payload""#, r#""protected""#, r#""signature""#]
         );
+        let jws: Value = serde_json::from_str(full).unwrap();
+        let protected = URL_SAFE_NO_PAD
+            .decode(jws["protected"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(protected, br#"{"alg":"RS256","kid":"rsa","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD
+            .decode(jws["payload"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&payload).unwrap(), claims());
+        // Reassembled as compact, it verifies with the public key.
+        let compact = format!(
+            "{}.{}.{}",
+            jws["protected"].as_str().unwrap(),
+            jws["payload"].as_str().unwrap(),
+            jws["signature"].as_str().unwrap()
+        );
+        assert_eq!(
+            verify(&compact, Algorithm::RS256, &public_key("rsa")).unwrap(),
+            claims()
+        );
+        assert!(body["refresh_token"].as_str().unwrap().starts_with('{'));
+    }
+
+    #[tokio::test]
+    async fn only_objects_are_signed_as_krakend_does() {
+        let s = signer_for("HS256", "hmac", false);
+        let mut data = Map::new();
+        data.insert("access_token".into(), json!("already a string"));
+        data.insert("refresh_token".into(), json!({"sub": "u1"}));
+        s.sign(&mut data).await.unwrap();
+        assert_eq!(data["access_token"], "already a string");
+        assert_eq!(
+            data["refresh_token"].as_str().unwrap().split('.').count(),
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_unfit_for_the_algorithm_or_missing_is_a_bare_500() {
+        for (alg, kid) in [("ES384", "ec256"), ("RS256", "hmac"), ("HS256", "nope")] {
+            let s = signer_for(alg, kid, false);
+            let mut data = Map::new();
+            data.insert("access_token".into(), claims());
+            let r = s.respond(outcome(data)).await;
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{alg} {kid}");
+            assert!(r.into_body().collect().await.unwrap().to_bytes().is_empty());
+        }
     }
 
     #[tokio::test]
     async fn no_data_is_a_bare_500() {
-        let (s, _f) = signer();
+        let s = signer_for("HS256", "hmac", false);
         let r = s
             .respond(Outcome {
                 response: None,

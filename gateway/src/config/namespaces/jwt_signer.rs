@@ -12,7 +12,7 @@ pub const NAMESPACE: &str = "auth/signer";
 /// Signer options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSignerOptions {
-    /// `alg`: HMAC only in this build (`HS256`, `HS384`, `HS512`).
+    /// `alg`: one of [`ALGORITHMS`].
     pub alg: String,
     /// `kid`: the key of the set to sign with (also written in the token header).
     pub kid: String,
@@ -22,27 +22,33 @@ pub struct JwtSignerOptions {
     pub jwk_url: Option<String>,
     /// `jwk_local_path`.
     pub jwk_local_path: Option<PathBuf>,
+    /// `full`: the JWS JSON serialization instead of the compact one.
+    pub full: bool,
 }
+
+/// Algorithms Cephalo signs with: KrakenD's list but `ES512` (no P-521 in the crypto library).
+pub const ALGORITHMS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
 
 /// Reads the namespace object at `path`.
 pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> JwtSignerOptions {
     let alg = w.string(v, "alg", path).unwrap_or_default();
-    if !["HS256", "HS384", "HS512"].contains(&alg.as_str()) {
+    if !ALGORITHMS.contains(&alg.as_str()) {
         w.fail(
             join(path, "alg"),
-            format!("{alg:?} is not supported for signing by Cephalo yet (HS256, HS384, HS512)"),
+            format!(
+                "{alg:?} is not supported for signing by Cephalo (one of {})",
+                ALGORITHMS.join(", ")
+            ),
         );
     }
     let kid = w.string(v, "kid", path).unwrap_or_default();
     if kid.is_empty() {
         w.fail(join(path, "kid"), "is required");
     }
-    if w.boolean(v, "full", path).unwrap_or(false) {
-        w.fail(
-            join(path, "full"),
-            "the JWS JSON serialization is not supported by Cephalo yet",
-        );
-    }
+    let full = w.boolean(v, "full", path).unwrap_or(false);
     let jwk_url = w.string(v, "jwk_url", path);
     let jwk_local_path = w.string(v, "jwk_local_path", path).map(PathBuf::from);
     let insecure_ok = w.boolean(v, "disable_jwk_security", path).unwrap_or(false);
@@ -60,6 +66,7 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> JwtSignerOpt
         keys_to_sign: w.strings(v, "keys_to_sign", path).unwrap_or_default(),
         jwk_url,
         jwk_local_path,
+        full,
     }
 }
 
@@ -78,10 +85,19 @@ mod tests {
         assert!(w.problems.is_empty());
         assert_eq!(o.keys_to_sign, ["access_token"]);
         let v: Value =
-            serde_json::from_str(r#"{"alg":"RS256","full":true,"jwk_url":"http://x"}"#).unwrap();
+            serde_json::from_str(r#"{"alg":"ES512","full":"yes","jwk_url":"http://x"}"#).unwrap();
         let mut w = Walker::default();
         parse(v.as_object().unwrap(), "s", &mut w);
         let paths: Vec<_> = w.problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["s.alg", "s.kid", "s.full", "s.jwk_url"]);
+        let v: Value = serde_json::from_str(
+            r#"{"alg":"PS384","kid":"k","full":true,"jwk_local_path":"k.json"}"#,
+        )
+        .unwrap();
+        let mut w = Walker::default();
+        let o = parse(v.as_object().unwrap(), "s", &mut w);
+        assert!(w.problems.is_empty(), "{:?}", w.problems);
+        assert!(o.full);
+        assert_eq!(o.alg, "PS384");
     }
 }
