@@ -10,29 +10,45 @@ use serde_json::json;
 
 const SECRET: &[u8] = b"integration-secret-integration-secret";
 
-fn token(roles: &[&str], secret: &[u8]) -> String {
-    let mut h = Header::new(Algorithm::HS256);
-    h.kid = Some("k1".into());
-    let exp = std::time::SystemTime::now()
+fn now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
-        + 600;
-    let claims = json!({"sub": "u-1", "iss": "https://idp.example", "roles": roles, "exp": exp});
-    encode(&h, &claims, &EncodingKey::from_secret(secret)).unwrap()
 }
 
-#[test]
-fn security_namespaces_are_enforced_end_to_end() {
-    let backend = start_backend();
-    let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
+/// `Bearer …` with `claims` signed under kid `k1`.
+fn bearer(claims: &serde_json::Value, secret: &[u8]) -> String {
+    let mut h = Header::new(Algorithm::HS256);
+    h.kid = Some("k1".into());
+    let token = encode(&h, claims, &EncodingKey::from_secret(secret)).unwrap();
+    format!("Bearer {token}")
+}
+
+/// `Bearer …` for user `u-1` with `roles`.
+fn with_roles(roles: &[&str], secret: &[u8]) -> String {
+    let claims =
+        json!({"sub": "u-1", "iss": "https://idp.example", "roles": roles, "exp": now() + 600});
+    bearer(&claims, secret)
+}
+
+/// Writes the JWK set holding [`SECRET`] as `k1` into `dir`.
+fn hs_jwks(dir: &std::path::Path) -> std::path::PathBuf {
+    let jwks = dir.join("jwks.json");
     let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET);
     std::fs::write(
         &jwks,
         json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": k}]}).to_string(),
     )
     .unwrap();
+    jwks
+}
+
+#[test]
+fn security_namespaces_are_enforced_end_to_end() {
+    let backend = start_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = hs_jwks(dir.path());
     let config = json!({
         "version": 3, "port": 0,
         "extra_config": {
@@ -59,21 +75,18 @@ fn security_namespaces_are_enforced_end_to_end() {
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
     assert_eq!(r.header("content-type"), None);
 
-    let bad = format!(
-        "Bearer {}",
-        token(&["admin"], b"not-the-secret-not-the-secret!!")
-    );
+    let bad = with_roles(&["admin"], b"not-the-secret-not-the-secret!!");
     assert_eq!(
         gw.request("GET", "/private/9", &[("Authorization", &bad)], "")
             .status,
         401
     );
 
-    let user = format!("Bearer {}", token(&["user"], SECRET));
+    let user = with_roles(&["user"], SECRET);
     let r = gw.request("GET", "/private/9", &[("Authorization", &user)], "");
     assert_eq!((r.status, r.body.as_str()), (403, ""));
 
-    let admin = format!("Bearer {}", token(&["admin"], SECRET));
+    let admin = with_roles(&["admin"], SECRET);
     let r = gw.request(
         "GET",
         "/private/9",
@@ -96,4 +109,48 @@ fn security_namespaces_are_enforced_end_to_end() {
         "",
     );
     assert_eq!((r.status, r.body.as_str()), (403, ""));
+}
+
+/// KrakenD CE has no JWT rate-limit strategy: a claim limits per client once `auth/validator`
+/// propagates it to a header that `"strategy": "header"` reads (the validator runs first).
+#[test]
+fn rate_limit_per_jwt_claim_through_a_propagated_header() {
+    let backend = start_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = hs_jwks(dir.path());
+    let config = json!({
+        "version": 3, "port": 0,
+        "endpoints": [{
+            "endpoint": "/quota",
+            "extra_config": {
+                "auth/validator": {"alg": "HS256", "jwk_local_path": jwks,
+                                   "propagate_claims": [["sub", "x-rate-user"]]},
+                "qos/ratelimit/router": {"client_max_rate": 1, "every": "1h",
+                                         "strategy": "header", "key": "X-Rate-User"}
+            },
+            "backend": [{"host": [format!("http://{backend}")], "url_pattern": "/data"}]
+        }]
+    })
+    .to_string()
+    .replace("\"port\":0", "\"port\":PORT");
+    let gw = Gateway::start(&config);
+    let as_user = |sub: &str| bearer(&json!({"sub": sub, "exp": now() + 600}), SECRET);
+    let (alice, bob) = (as_user("alice"), as_user("bob"));
+    let get = |auth: &str, spoofed: &str| {
+        let r = gw.request(
+            "GET",
+            "/quota",
+            &[("Authorization", auth), ("X-Rate-User", spoofed)],
+            "",
+        );
+        (r.status, r.body)
+    };
+    assert_eq!(get(&alice, "").0, 200);
+    // A client-sent header does not escape the claim's bucket: the claim overwrites it.
+    assert_eq!(get(&alice, "someone-else"), (429, String::new()));
+    assert_eq!(get(&bob, "alice").0, 200);
+    assert_eq!(get(&bob, "").0, 429);
+    // No token: the validator refuses before the limiter counts anything.
+    let r = gw.request("GET", "/quota", &[], "");
+    assert_eq!((r.status, r.body.as_str()), (401, ""));
 }

@@ -1,6 +1,7 @@
 //! `qos/ratelimit/router`: checked by the endpoint handler before anything else. The
 //! endpoint-wide bucket refuses with `503 Service Unavailable`, a client's bucket with
-//! `429 Too Many Requests`, both with an empty body as KrakenD does.
+//! `429 Too Many Requests`, both with an empty body as KrakenD does. A request without a
+//! client key (no such header or parameter) is refused with `429` too, as KrakenD does.
 
 use std::sync::Arc;
 
@@ -46,7 +47,8 @@ impl RouterLimiter {
         }
         if let Some((buckets, key)) = &self.clients {
             let id = match key {
-                ClientKey::Ip => c.client_ip.as_str(),
+                ClientKey::Ip(None) => c.client_ip.as_str(),
+                ClientKey::Ip(Some(h)) => ip_from_header(c, h).unwrap_or(&c.client_ip),
                 ClientKey::Header(h) => c
                     .headers
                     .get(h.as_str())
@@ -59,12 +61,19 @@ impl RouterLimiter {
                     .map(|(_, v)| v.as_str())
                     .unwrap_or(""),
             };
-            if !buckets.allow(id) {
+            if id.is_empty() || !buckets.allow(id) {
                 return Some(StatusCode::TOO_MANY_REQUESTS);
             }
         }
         None
     }
+}
+
+/// The first address of header `h` without a port, when it is an IP (KrakenD's reading).
+fn ip_from_header<'a>(c: &'a ClientRequest, h: &str) -> Option<&'a str> {
+    let first = c.headers.get(h)?.to_str().ok()?.split(',').next()?.trim();
+    let ip = first.split(':').next()?;
+    ip.parse::<std::net::IpAddr>().is_ok().then_some(ip)
 }
 
 #[cfg(test)]
@@ -108,7 +117,7 @@ mod tests {
         let cfg = RouterRateLimit {
             endpoint: spec(1.0, 2),
             client: None,
-            key: ClientKey::Ip,
+            key: ClientKey::Ip(None),
         };
         let l = RouterLimiter::with_clock(&cfg, clock.clone());
         assert_eq!(l.check(&client("a", None)), None);
@@ -124,7 +133,7 @@ mod tests {
     #[test]
     fn client_limit_is_429_by_ip_header_or_param() {
         let clock = Arc::new(ManualClock::default());
-        for key in [ClientKey::Ip, ClientKey::Header("X-Key".into())] {
+        for key in [ClientKey::Ip(None), ClientKey::Header("X-Key".into())] {
             let cfg = RouterRateLimit {
                 endpoint: None,
                 client: spec(1.0, 1),
@@ -155,6 +164,47 @@ mod tests {
             l.check(&client("b", None)),
             Some(StatusCode::TOO_MANY_REQUESTS),
             "same id"
+        );
+    }
+
+    #[test]
+    fn a_request_without_client_key_is_429() {
+        let cfg = RouterRateLimit {
+            endpoint: None,
+            client: spec(100.0, 100),
+            key: ClientKey::Header("X-Key".into()),
+        };
+        let l = RouterLimiter::new(&cfg);
+        assert_eq!(
+            l.check(&client("1.1.1.1", None)),
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        assert_eq!(l.check(&client("1.1.1.1", Some("k"))), None);
+    }
+
+    #[test]
+    fn ip_strategy_with_key_reads_the_address_from_that_header() {
+        let clock = Arc::new(ManualClock::default());
+        let cfg = RouterRateLimit {
+            endpoint: None,
+            client: spec(1.0, 1),
+            key: ClientKey::Ip(Some("X-Key".into())),
+        };
+        let l = RouterLimiter::with_clock(&cfg, clock);
+        // Two sockets, one forwarded client (port and later hops ignored): one bucket.
+        assert_eq!(
+            l.check(&client("10.0.0.1", Some("9.9.9.9:4000, 10.0.0.1"))),
+            None
+        );
+        assert_eq!(
+            l.check(&client("10.0.0.2", Some("9.9.9.9"))),
+            Some(StatusCode::TOO_MANY_REQUESTS)
+        );
+        // Not an address: the socket's IP is the client.
+        assert_eq!(l.check(&client("10.0.0.3", Some("not-an-ip"))), None);
+        assert_eq!(
+            l.check(&client("10.0.0.3", None)),
+            Some(StatusCode::TOO_MANY_REQUESTS)
         );
     }
 }

@@ -1,6 +1,9 @@
 //! `extra_config["qos/ratelimit/router"]` (endpoint level): token buckets for the whole
 //! endpoint (`max_rate`, `capacity`) and per client (`client_max_rate`, `client_capacity`,
 //! client told apart by `strategy` `ip`, `header` or `param` with `key`), refilled every `every`.
+//! These are KrakenD CE's only strategies; a JWT claim limits per client through
+//! `auth/validator`'s `propagate_claims` into a header and `"strategy": "header"`, since the
+//! validator runs before the limiter.
 
 use std::time::Duration;
 
@@ -25,8 +28,9 @@ pub struct BucketSpec {
 /// How clients are told apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientKey {
-    /// By client IP (default).
-    Ip,
+    /// By client IP (default); with a `key`, the first address of that header when it parses
+    /// as an IP (e.g. `X-Forwarded-For`).
+    Ip(Option<String>),
     /// By the value of this request header.
     Header(String),
     /// By the value of this path parameter.
@@ -109,25 +113,31 @@ pub fn parse_router(v: &Map<String, Value>, path: &str, w: &mut Walker) -> Optio
     };
     let endpoint = spec(w, "max_rate", "capacity");
     let client = spec(w, "client_max_rate", "client_capacity");
-    let strategy = w.string(v, "strategy", path).unwrap_or_else(|| "ip".into());
+    let strategy = w
+        .string(v, "strategy", path)
+        .unwrap_or_else(|| "ip".into())
+        .to_ascii_lowercase();
     let key_name = w.string(v, "key", path).unwrap_or_default();
     let key = match strategy.as_str() {
-        "" | "ip" => ClientKey::Ip,
+        "" | "ip" => ClientKey::Ip(Some(key_name).filter(|k| !k.is_empty())),
         "header" | "param" if key_name.is_empty() => {
             w.fail(
                 join(path, "key"),
                 format!("strategy {strategy:?} needs a key"),
             );
-            ClientKey::Ip
+            ClientKey::Ip(None)
         }
         "header" => ClientKey::Header(key_name),
         "param" => ClientKey::Param(key_name),
         other => {
             w.fail(
                 join(path, "strategy"),
-                format!("unknown strategy {other:?} (ip, header or param)"),
+                format!(
+                    "unknown strategy {other:?} (ip, header or param; to limit by a JWT \
+                     claim, propagate it to a header with auth/validator and use header)"
+                ),
             );
-            ClientKey::Ip
+            ClientKey::Ip(None)
         }
     };
     (endpoint.is_some() || client.is_some()).then_some(RouterRateLimit {
@@ -163,7 +173,9 @@ mod tests {
             })
         );
         assert_eq!(r.client.unwrap().capacity, 5);
-        assert_eq!(r.key, ClientKey::Ip);
+        assert_eq!(r.key, ClientKey::Ip(None));
+        let (r, _) = read(json!({"client_max_rate": 1, "strategy": "IP", "key": "X-Real-IP"}));
+        assert_eq!(r.unwrap().key, ClientKey::Ip(Some("X-Real-IP".into())));
     }
 
     #[test]
@@ -184,7 +196,8 @@ mod tests {
             p,
             [
                 "p.max_rate: must be a number, found a string",
-                "p.strategy: unknown strategy \"jwt\" (ip, header or param)"
+                "p.strategy: unknown strategy \"jwt\" (ip, header or param; to limit by a JWT \
+                 claim, propagate it to a header with auth/validator and use header)"
             ]
         );
         let (_, p) = read(json!({"client_max_rate": 1, "strategy": "param"}));
