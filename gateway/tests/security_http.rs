@@ -154,3 +154,83 @@ fn rate_limit_per_jwt_claim_through_a_propagated_header() {
     let r = gw.request("GET", "/quota", &[], "");
     assert_eq!((r.status, r.body.as_str()), (401, ""));
 }
+
+/// The refusals of `auth/validator` and `security/cors` on the wire: exact status and body.
+#[test]
+fn refusals_answer_exact_status_and_body() {
+    let backend = start_backend();
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = hs_jwks(dir.path());
+    let config = json!({
+        "version": 3, "port": 0,
+        "extra_config": {"security/cors": {"allow_origins": ["https://app.example"]}},
+        "endpoints": [
+            {"endpoint": "/private",
+             "extra_config": {"auth/validator": {"alg": "HS256", "jwk_local_path": jwks,
+                                                 "issuer": "https://idp.example"}},
+             "backend": [{"host": [format!("http://{backend}")], "url_pattern": "/data"}]},
+            {"endpoint": "/open",
+             "backend": [{"host": [format!("http://{backend}")], "url_pattern": "/data"}]}
+        ]
+    })
+    .to_string()
+    .replace("\"port\":0", "\"port\":PORT");
+    let gw = Gateway::start(&config);
+    let claims = |iss: &str, exp: u64| json!({"sub": "u-1", "iss": iss, "exp": exp});
+    let alg_none = {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let head = b64.encode(br#"{"alg":"none","kid":"k1","typ":"JWT"}"#);
+        let payload = b64.encode(claims("https://idp.example", now() + 600).to_string());
+        format!("Bearer {head}.{payload}.")
+    };
+    let refused = [
+        (
+            "expired",
+            bearer(&claims("https://idp.example", now() - 120), SECRET),
+        ),
+        (
+            "wrong issuer",
+            bearer(&claims("https://evil.example", now() + 600), SECRET),
+        ),
+        (
+            "forged signature",
+            bearer(
+                &claims("https://idp.example", now() + 600),
+                b"the-attackers-own-secret-key!!!!",
+            ),
+        ),
+        ("alg none", alg_none),
+    ];
+    for (name, auth) in &refused {
+        let r = gw.request("GET", "/private", &[("Authorization", auth)], "");
+        assert_eq!((r.status, r.body.as_str()), (401, ""), "{name}");
+        assert_eq!(r.header("content-type"), None, "{name}");
+    }
+    let good = bearer(&claims("https://idp.example", now() + 600), SECRET);
+    let r = gw.request("GET", "/private", &[("Authorization", &good)], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A disallowed origin: the request is served, undecorated; its preflight is a bare 204.
+    let plain = gw.request("GET", "/open", &[], "");
+    let r = gw.request("GET", "/open", &[("Origin", "https://evil.example")], "");
+    assert_eq!((r.status, &r.body), (200, &plain.body));
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let preflight = |origin: &str| {
+        gw.request(
+            "OPTIONS",
+            "/open",
+            &[("Origin", origin), ("Access-Control-Request-Method", "GET")],
+            "",
+        )
+    };
+    let r = preflight("https://evil.example");
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(r.header("access-control-allow-methods"), None);
+    let r = preflight("https://app.example");
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+}

@@ -5,23 +5,35 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::Gateway;
 
+/// The test backend's address and the switches and counters the tests look at.
+struct Backend {
+    addr: SocketAddr,
+    /// Calls of `/cached`.
+    cached: Arc<AtomicUsize>,
+    /// Failed calls of `/fail` and `/flaky`.
+    failed: Arc<AtomicUsize>,
+    /// While set, `/flaky` fails like `/fail`.
+    flaky_down: Arc<AtomicBool>,
+}
+
 /// A keep-alive HTTP/1.1 backend counting calls per path: `/cached` says `max-age=60`,
-/// `/fail` answers 500, anything else 200 with the call number.
-fn counting_backend() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+/// `/fail` answers 500, `/flaky` too while [`Backend::flaky_down`], anything else 200.
+fn counting_backend() -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let cached = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
-    let (c, f) = (cached.clone(), failed.clone());
+    let flaky_down = Arc::new(AtomicBool::new(true));
+    let (c, f, down) = (cached.clone(), failed.clone(), flaky_down.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
-            let (c, f) = (c.clone(), f.clone());
+            let (c, f, down) = (c.clone(), f.clone(), down.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut out = stream;
@@ -44,7 +56,9 @@ fn counting_backend() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                             "Cache-Control: max-age=60\r\n",
                             format!("{{\"n\":{n}}}"),
                         )
-                    } else if path.starts_with("/fail") {
+                    } else if path.starts_with("/fail")
+                        || (path.starts_with("/flaky") && down.load(Ordering::SeqCst))
+                    {
                         f.fetch_add(1, Ordering::SeqCst);
                         ("500 Internal Server Error", "", "{}".to_string())
                     } else {
@@ -59,7 +73,12 @@ fn counting_backend() -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
             });
         }
     });
-    (addr, cached, failed)
+    Backend {
+        addr,
+        cached,
+        failed,
+        flaky_down,
+    }
 }
 
 fn config(b: SocketAddr) -> String {
@@ -95,8 +114,13 @@ fn config(b: SocketAddr) -> String {
 
 #[test]
 fn traffic_namespaces_are_enforced() {
-    let (backend, cached_calls, failed_calls) = counting_backend();
-    let gw = Gateway::start(&config(backend));
+    let Backend {
+        addr,
+        cached: cached_calls,
+        failed: failed_calls,
+        ..
+    } = counting_backend();
+    let gw = Gateway::start(&config(addr));
 
     let r = gw.request(
         "POST",
@@ -165,4 +189,68 @@ fn traffic_namespaces_are_enforced() {
         1,
         "served from the cache"
     );
+}
+
+/// Each refusal with its exact status and body, and the way back: a client bucket refilled,
+/// a breaker half-open (failed trial: open again; good trial: closed), a schema violation.
+#[test]
+fn refusals_are_exact_and_recover() {
+    let backend = counting_backend();
+    let config = r#"{"version": 3, "port": PORT, "extra_config": {"router": {"return_error_msg": true}},
+      "endpoints": [
+        {"endpoint": "/schema", "method": "POST",
+         "extra_config": {"validation/json-schema": {"type": "object", "required": ["name"]}},
+         "backend": [{"host": ["B"], "url_pattern": "/ok"}]},
+        {"endpoint": "/refill",
+         "extra_config": {"qos/ratelimit/router": {"client_max_rate": 1, "every": "1s"}},
+         "backend": [{"host": ["B"], "url_pattern": "/ok"}]},
+        {"endpoint": "/flaky",
+         "backend": [{"host": ["B"], "url_pattern": "/flaky",
+            "extra_config": {"qos/circuit-breaker": {"interval": 60, "timeout": 1, "max_errors": 0}}}]}
+      ]}"#
+    .replace("\"B\"", &format!("\"http://{}\"", backend.addr));
+    let gw = Gateway::start(&config);
+    let get = |path: &str| {
+        let r = gw.request("GET", path, &[], "");
+        (r.status, r.body)
+    };
+    let ok = (200, r#"{"ok":true}"#.to_string());
+    let open = (500, "circuit breaker is open".to_string());
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let r = gw.request(
+        "POST",
+        "/schema",
+        &[("Content-Type", "application/json")],
+        r#"{"age":1}"#,
+    );
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, "- (root): \"name\" is a required property")
+    );
+
+    assert_eq!(get("/refill"), ok);
+    assert_eq!(get("/refill"), (429, String::new()));
+    pause();
+    assert_eq!(get("/refill"), ok, "refilled after `every`");
+
+    let backend_error = (
+        500,
+        format!(
+            "invalid status code 500 [GET /flaky]: http://{}/flaky",
+            backend.addr
+        ),
+    );
+    assert_eq!(get("/flaky"), backend_error);
+    assert_eq!(get("/flaky"), open);
+    assert_eq!(backend.failed.load(Ordering::SeqCst), 1);
+    pause();
+    // Half-open: one trial reaches the backend; it fails, so the breaker opens again.
+    assert_eq!(get("/flaky"), backend_error);
+    assert_eq!(backend.failed.load(Ordering::SeqCst), 2);
+    assert_eq!(get("/flaky"), open);
+    pause();
+    backend.flaky_down.store(false, Ordering::SeqCst);
+    assert_eq!(get("/flaky"), ok, "a good trial closes the breaker");
+    assert_eq!(get("/flaky"), ok);
 }
