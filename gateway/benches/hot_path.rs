@@ -7,10 +7,11 @@
 //!
 //! Run: `cargo bench -p gateway --bench hot_path -- --warm-up-time 1 --measurement-time 2`
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "support/alloc.rs"]
+mod alloc_count;
+
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,48 +27,7 @@ use gateway::proxy::{Outcome, Request, Response, SharedProxy};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Map;
 
-/// Counts every allocation (and reallocation) made through the global allocator.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `op` a fixed number of times and prints the mean allocations per run.
-fn report_allocations(name: &str, mut op: impl FnMut()) {
-    const RUNS: u64 = 1_000;
-    op(); // warm lazily initialised state
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..RUNS {
-        op();
-    }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
-    println!(
-        "allocs/op {name}: {:.1}",
-        (after - before) as f64 / RUNS as f64
-    );
-}
+use alloc_count::report_allocations;
 
 /// A small backend body like the ones of Lura's benchmarks.
 const BODY: &[u8] = br#"{"id":42,"name":"Ada Lovelace","email":"ada@example.com","address":{"street":"12 St James's Square","city":"London","zip":"SW1Y 4JH","geo":{"lat":51.507,"lng":-0.135}},"tags":["math","engines"],"active":true,"score":98.5,"created_at":"2024-01-01T00:00:00Z","password":"secret","internal":{"shard":3,"node":"a"}}"#;
