@@ -1,7 +1,8 @@
 //! In-process benchmarks of the security and validation layers' cost per request: JWT
-//! verification through the endpoint guard (keys from a local JWK set, parsed once: the
-//! cached-key case), a CORS preflight through the service guards, and the CEL request check
-//! with one and three rules over an in-memory next layer.
+//! verification through the endpoint guard (keys from a local JWK set, parsed once, and from
+//! a `jwk_url` on loopback after the first download: the cached-key cases), a CORS preflight
+//! through the service guards, and the CEL request check with one and three rules over an
+//! in-memory next layer.
 //!
 //! Besides criterion's time per operation, every benchmark prints the heap allocations per
 //! operation, counted by the allocator in `support/alloc.rs`.
@@ -35,7 +36,7 @@ fn jwks() -> PathBuf {
 /// The algorithms measured, with the key each uses.
 const JWT_CASES: &[(&str, &str)] = &[("RS256", "rsa"), ("ES256", "ec256"), ("HS256", "hmac")];
 
-fn service() -> ServiceConfig {
+fn service(jwk_url: &str) -> ServiceConfig {
     let mut endpoints: Vec<Value> = JWT_CASES
         .iter()
         .map(|(alg, kid)| {
@@ -48,6 +49,14 @@ fn service() -> ServiceConfig {
             }})
         })
         .collect();
+    endpoints.push(json!({"endpoint": "/jwt/RS256-url", "backend": [{"host": ["http://127.0.0.1:8081"], "url_pattern": "/"}],
+        "extra_config": {
+            "auth/validator": {"alg": "RS256", "jwk_url": jwk_url, "disable_jwk_security": true,
+                               "cache": true, "cache_duration": 3600,
+                               "audience": ["https://api.example"], "issuer": "https://idp.example",
+                               "roles": ["user"]},
+            "auth/signer": {"alg": "RS256", "kid": "rsa", "keys_to_sign": ["token"], "jwk_local_path": jwks()}
+        }}));
     for (name, rules) in [
         ("/cel/1", vec!["int(req_params.Id) > 10"]),
         (
@@ -70,6 +79,30 @@ fn service() -> ServiceConfig {
     }})
     .to_string();
     config::parse_str(&text, Format::Json, Path::new("bench.json")).expect("valid bench config")
+}
+
+/// Serves the public test keys as a JWK set on loopback, on `rt`; returns the URL.
+fn jwk_server(rt: &tokio::runtime::Runtime) -> String {
+    let public = std::fs::read(jwks().with_file_name("public_jwks.json")).expect("public keys");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let public = Bytes::from(public.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |_req| {
+                    let body = http_body_util::Full::new(public.clone());
+                    async move { Ok::<_, std::convert::Infallible>(http::Response::new(body)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}/jwk")
 }
 
 fn endpoint<'a>(svc: &'a ServiceConfig, path: &str) -> &'a EndpointConfig {
@@ -101,11 +134,12 @@ fn token(rt: &tokio::runtime::Runtime, cfg: &EndpointConfig) -> String {
 }
 
 fn bench_jwt(c: &mut Criterion) {
-    let svc = service();
     let rt = runtime();
+    let svc = service(&jwk_server(&rt));
     let client = HttpClient::default();
     let mut group = c.benchmark_group("jwt verification");
-    for (alg, _) in JWT_CASES {
+    let names = JWT_CASES.iter().map(|(alg, _)| *alg).chain(["RS256-url"]);
+    for alg in names {
         let cfg = endpoint(&svc, &format!("/jwt/{alg}"));
         let guards = EndpointGuards::build(&cfg.security, &client)
             .expect("guards")
@@ -118,7 +152,7 @@ fn bench_jwt(c: &mut Criterion) {
         );
         let mut admit = || rt.block_on(guards.admit(&mut headers));
         assert!(admit().is_ok(), "{alg} token is admitted");
-        group.bench_function(*alg, |b| b.iter(|| black_box(admit())));
+        group.bench_function(alg, |b| b.iter(|| black_box(admit())));
         report_allocations(&format!("jwt/{alg}"), || {
             black_box(admit()).ok();
         });
@@ -127,7 +161,7 @@ fn bench_jwt(c: &mut Criterion) {
 }
 
 fn bench_cors_preflight(c: &mut Criterion) {
-    let svc = service();
+    let svc = service("https://unused.example/jwk");
     let guards = ServiceGuards::new(&svc.security, false);
     let uri: http::Uri = "/jwt/RS256".parse().expect("uri");
     let mut headers = HeaderMap::new();
@@ -173,7 +207,7 @@ fn cel_request() -> Request {
 }
 
 fn bench_cel(c: &mut Criterion) {
-    let svc = service();
+    let svc = service("https://unused.example/jwk");
     let rt = runtime();
     let mut group = c.benchmark_group("cel check");
     for (name, path) in [("1 rule", "/cel/1"), ("3 rules", "/cel/3")] {
