@@ -190,6 +190,7 @@ mod tests {
             data,
             is_complete: true,
             passthrough: None,
+            headers: Default::default(),
         });
         let r = s.respond(outcome).await;
         assert_eq!(r.status(), StatusCode::OK);
