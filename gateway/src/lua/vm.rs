@@ -27,6 +27,8 @@ pub(crate) struct Deadline(pub(crate) Instant);
 /// One configured script and its pool of interpreters.
 pub struct Script {
     opts: LuaOptions,
+    /// A source that could not be read at start-up (not `live`): every call fails.
+    unreadable: Option<ScriptError>,
     limit: Duration,
     idle: Mutex<Vec<Vm>>,
     max_idle: usize,
@@ -43,7 +45,18 @@ impl Script {
     /// The script for `opts`; every run stops after `limit`.
     pub fn new(opts: &LuaOptions, limit: Duration) -> Arc<Self> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let missing = opts.sources.iter().find(|s| s.code.is_none());
+        if let Some(s) = missing {
+            tracing::error!(
+                "{}: lua: cannot read the source {:?}; calls through this script fail",
+                s.at,
+                s.path
+            );
+        }
         Arc::new(Self {
+            unreadable: missing
+                .filter(|_| !opts.live)
+                .map(|s| ScriptError::internal(unreadable(&s.path))),
             opts: opts.clone(),
             limit,
             idle: Mutex::new(Vec::new()),
@@ -58,6 +71,9 @@ impl Script {
 
     /// An interpreter for one call, with fresh per-call globals.
     pub fn take(&self) -> Result<Vm, ScriptError> {
+        if let Some(e) = &self.unreadable {
+            return Err(e.clone());
+        }
         let pooled = if self.opts.live {
             None
         } else {
@@ -118,15 +134,10 @@ impl Vm {
         // Sources run without a deadline but under the memory limit and the hook below.
         lua.set_app_data(Deadline(Instant::now() + Duration::from_secs(10)));
         for source in &opts.sources {
-            let code = if opts.live {
-                std::fs::read_to_string(&source.path).map_err(|_| {
-                    mlua::Error::runtime(format!(
-                        "lua: unable to load required source {}",
-                        source.path
-                    ))
-                })?
-            } else {
-                source.code.to_string()
+            let code = match (&source.code, opts.live) {
+                (Some(code), false) => code.to_string(),
+                _ => std::fs::read_to_string(&source.path)
+                    .map_err(|_| mlua::Error::runtime(unreadable(&source.path)))?,
             };
             lua.load(code)
                 .set_name(format!("@{}", source.path))
@@ -178,6 +189,11 @@ impl Vm {
     }
 }
 
+/// KrakenD's message for a source it cannot load.
+fn unreadable(path: &str) -> String {
+    format!("lua: unable to load required source {path}")
+}
+
 fn run(f: &Option<Function>) -> Result<(), ScriptError> {
     match f {
         Some(f) => f.call::<()>(()).map_err(|e| ScriptError::from_lua(&e)),
@@ -227,7 +243,8 @@ mod tests {
         LuaOptions {
             sources: vec![LuaSource {
                 path: "lib.lua".into(),
-                code: "function greet(r) r:headers('X-Hello', 'world') end".into(),
+                code: Some("function greet(r) r:headers('X-Hello', 'world') end".into()),
+                at: "s".into(),
             }],
             pre: Some(pre.into()),
             ..Default::default()
@@ -301,6 +318,27 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_source_fails_every_call() {
+        let o = LuaOptions {
+            sources: vec![LuaSource {
+                path: "gone.lua".into(),
+                code: None,
+                at: "s".into(),
+            }],
+            pre: Some("x = 1".into()),
+            ..Default::default()
+        };
+        let e = Script::new(&o, Duration::from_secs(1))
+            .take()
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            ScriptError::internal("lua: unable to load required source gone.lua")
+        );
+    }
+
+    #[test]
     fn live_sources_are_read_on_every_call() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("live.lua");
@@ -308,7 +346,8 @@ mod tests {
         let o = LuaOptions {
             sources: vec![LuaSource {
                 path: file.to_str().unwrap().into(),
-                code: "".into(),
+                code: None,
+                at: "s".into(),
             }],
             pre: Some("request.load():headers('X-V', v())".into()),
             live: true,

@@ -1,8 +1,11 @@
 //! `extra_config["modifier/lua-endpoint"]` (endpoint), `["modifier/lua-proxy"]` (endpoint's
 //! proxy) and `["modifier/lua-backend"]` (backend): `sources`, `md5`, `pre`, `post`, `live`,
 //! `allow_open_libs`, `skip_next`. Source files are read (paths relative to the working
-//! directory, as KrakenD reads them), checksummed and compiled here, at start-up: a missing
-//! file, a wrong checksum or a syntax error is a config problem at its JSON path.
+//! directory, as KrakenD reads them), checksummed and compiled here, at start-up: a wrong
+//! checksum or a syntax error is a config problem at its JSON path. A file that cannot be
+//! read is not: like KrakenD, the gateway starts, logs it, and the script's calls fail with
+//! `lua: unable to load required source <file>` (so that a config shipped without its
+//! scripts still serves its other endpoints).
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,8 +37,11 @@ const KEYS: &[&str] = &[
 pub struct LuaSource {
     /// The path as configured.
     pub path: String,
-    /// Its content at start-up (`live` scripts read the file again on every call).
-    pub code: Arc<str>,
+    /// Its content at start-up (`live` scripts read the file again on every call); `None`
+    /// when it could not be read.
+    pub code: Option<Arc<str>>,
+    /// Where it is configured (JSON path), for the start-up log.
+    pub at: String,
 }
 
 impl fmt::Debug for LuaSource {
@@ -86,18 +92,17 @@ pub fn parse(obj: &Map<String, Value>, path: &str, w: &mut Walker) -> LuaOptions
         .enumerate()
     {
         let at = index(&sources_path, i);
-        match std::fs::read_to_string(&file) {
-            Ok(code) => {
-                if let Err(e) = crate::lua::check_syntax(&file, &code) {
-                    w.fail(at, format!("Lua syntax error in {file}: {e}"));
-                }
-                opts.sources.push(LuaSource {
-                    path: file,
-                    code: code.into(),
-                });
+        let code = std::fs::read_to_string(&file).ok();
+        if let Some(code) = &code {
+            if let Err(e) = crate::lua::check_syntax(&file, code) {
+                w.fail(&at, format!("Lua syntax error in {file}: {e}"));
             }
-            Err(e) => w.fail(at, format!("cannot read Lua source {file}: {e}")),
         }
+        opts.sources.push(LuaSource {
+            path: file,
+            code: code.map(Into::into),
+            at,
+        });
     }
     for key in ["pre", "post"] {
         let Some(code) = w.string(obj, key, path) else {
@@ -130,9 +135,12 @@ fn check_md5(sums: &Map<String, Value>, sources: &[LuaSource], path: &str, w: &m
             w.fail(at, format!("must be a string, found {}", type_name(want)));
             continue;
         };
-        let content = match sources.iter().find(|s| &s.path == file) {
-            Some(s) => s.code.as_bytes().to_vec(),
-            None => match std::fs::read(file) {
+        let content = match sources
+            .iter()
+            .find_map(|s| (&s.path == file).then_some(&s.code))
+        {
+            Some(Some(code)) => code.as_bytes().to_vec(),
+            _ => match std::fs::read(file) {
                 Ok(c) => c,
                 Err(e) => {
                     w.fail(at, format!("cannot read Lua source {file}: {e}"));
@@ -180,7 +188,10 @@ mod tests {
         assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
         assert!(w.problems[0].message.starts_with("wrong checksum"));
         assert_eq!(o.sources.len(), 1);
-        assert_eq!(&*o.sources[0].code, "function f(x) return x end");
+        assert_eq!(
+            o.sources[0].code.as_deref(),
+            Some("function f(x) return x end")
+        );
         assert_eq!(o.pre.as_deref(), Some("f(1)"));
         assert!(o.post.is_none(), "blank code is no code");
         assert!(o.live && o.allow_open_libs && o.skip_next);
@@ -198,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_files_and_syntax_errors_are_located() {
+    fn syntax_errors_are_located_and_missing_files_left_to_the_calls() {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("bad.lua");
         std::fs::write(&bad, "function broken(\n").unwrap();
@@ -209,22 +220,24 @@ mod tests {
             "post": 7
         }));
         let paths: Vec<_> = w.problems.iter().map(|p| p.path.as_str()).collect();
+        let ns = "e[\"modifier/lua-proxy\"]";
         assert_eq!(
             paths,
             [
-                "e[\"modifier/lua-proxy\"].sources[0]",
-                "e[\"modifier/lua-proxy\"].sources[1]",
-                "e[\"modifier/lua-proxy\"].pre",
-                "e[\"modifier/lua-proxy\"].post",
+                format!("{ns}.sources[1]"),
+                format!("{ns}.pre"),
+                format!("{ns}.post")
             ]
         );
-        assert!(w.problems[0].message.contains("/nonexistent/x.lua"));
         assert!(
-            w.problems[1].message.contains(&bad),
+            w.problems[0].message.contains(&bad),
             "{}",
-            w.problems[1].message
+            w.problems[0].message
         );
-        assert!(w.problems[3].message.contains("must be a string"));
+        assert!(w.problems[2].message.contains("must be a string"));
         assert!(o.is_noop(), "an invalid pre is not kept");
+        // The missing file is kept, unread, with its place for the start-up log.
+        assert!(o.sources[0].code.is_none());
+        assert_eq!(o.sources[0].at, format!("{ns}.sources[0]"));
     }
 }
