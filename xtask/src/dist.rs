@@ -4,9 +4,9 @@
 //!
 //! C code (`ring`, the vendored Lua of `mlua`) cross-compiles with Debian's toolchains,
 //! installed with apt-get when missing: `musl-tools` (`musl-gcc`) for x86_64 and
-//! `gcc-aarch64-linux-gnu` for aarch64. That aarch64 compiler brings glibc's headers, which
-//! turn libc calls into glibc-only symbols (`fscanf` -> `__isoc99_fscanf`...) that musl does
-//! not have: aarch64 C code is therefore compiled against musl's own headers (Debian's
+//! `gcc-aarch64-linux-gnu` for aarch64. That aarch64 compiler has no musl headers (it finds
+//! the host's glibc headers, or glibc's arm64 ones, whose symbols such as `__isoc99_fscanf`
+//! musl does not have): aarch64 C code is therefore compiled against musl's own headers (Debian's
 //! `musl-dev:arm64`, unpacked under `<target>/musl-sysroot/arm64`) with `-nostdinc`.
 //! Rust code for aarch64 links with rust-lld (`.cargo/config.toml`). `--cross` uses
 //! cross-rs instead, where its container images can be pulled.
