@@ -95,6 +95,7 @@ fn proxy_request() -> Request {
         headers,
         body: Bytes::new(),
         has_body: false,
+        target: None,
     }
 }
 
@@ -126,6 +127,7 @@ fn in_memory_backend(cfg: &BackendConfig) -> SharedProxy {
                 data: formatter.format(data),
                 is_complete: true,
                 passthrough: None,
+                headers: Default::default(),
             }),
             Err(e) => Outcome::err(gateway::error::ProxyError::Decode(e)),
         };
@@ -194,6 +196,7 @@ fn bench_merge(c: &mut Criterion) {
                     data,
                     is_complete: true,
                     passthrough: None,
+                    headers: Default::default(),
                 }));
             }
             acc.finish()

@@ -203,6 +203,7 @@ fn cel_request() -> Request {
         headers,
         body: Bytes::new(),
         has_body: false,
+        target: None,
     }
 }
 
@@ -217,6 +218,7 @@ fn bench_cel(c: &mut Criterion) {
                 data: Map::new(),
                 is_complete: true,
                 passthrough: None,
+                headers: Default::default(),
             })
         });
         let layer = CelValidation::wrap(rules, next);

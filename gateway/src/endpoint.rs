@@ -70,6 +70,7 @@ pub struct Endpoint {
     user_agent: HeaderValue,
     signer: Option<crate::security::signer::JwtSigner>,
     rate_limit: Option<crate::qos::router_limit::RouterLimiter>,
+    lua: Option<crate::lua::EndpointScript>,
     metrics: Option<std::sync::Arc<crate::metrics::RouteMetrics>>,
 }
 
@@ -127,6 +128,11 @@ impl Endpoint {
                 .rate_limit
                 .as_ref()
                 .map(crate::qos::router_limit::RouterLimiter::new),
+            lua: cfg
+                .traffic
+                .lua_endpoint
+                .as_ref()
+                .and_then(|o| crate::lua::EndpointScript::new(o, cfg.timeout)),
         }
     }
 
@@ -191,6 +197,7 @@ impl Endpoint {
             headers,
             body: c.body,
             has_body: c.has_body,
+            target: None,
         }
     }
 
@@ -216,11 +223,28 @@ impl Endpoint {
         response
     }
 
-    async fn serve(&self, c: ClientRequest) -> http::Response<Body> {
+    async fn serve(&self, mut c: ClientRequest) -> http::Response<Body> {
         if let Some(status) = self.rate_limit.as_ref().and_then(|l| l.check(&c)) {
             let mut response = http::Response::new(body::empty());
             *response.status_mut() = status;
             return response;
+        }
+        // `modifier/lua-endpoint` changes the client request before anything reads it; its
+        // errors abort with their status and no body, as gin's AbortWithError does.
+        if let Some(script) = &self.lua {
+            if let Err(e) = script.run(&mut c) {
+                tracing::debug!(error = %e.message, "lua-endpoint error");
+                let mut response = http::Response::new(body::empty());
+                *response.status_mut() =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                if let Some(ct) = e
+                    .content_type
+                    .and_then(|ct| HeaderValue::from_str(&ct).ok())
+                {
+                    response.headers_mut().insert(header::CONTENT_TYPE, ct);
+                }
+                return response;
+            }
         }
         let accept = c
             .headers
@@ -248,6 +272,12 @@ impl Endpoint {
                 complete = true;
                 if let Some(cc) = &self.cache_control {
                     headers.insert(header::CACHE_CONTROL, cc.clone());
+                }
+            }
+            // Headers a script set travel with a response that has data, as in Lura.
+            if !r.data.is_empty() {
+                for (n, v) in &r.headers {
+                    headers.append(n.clone(), v.clone());
                 }
             }
         }

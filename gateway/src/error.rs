@@ -45,6 +45,9 @@ pub enum ProxyError {
     /// A layer produced nothing.
     #[error("invalid response: null result")]
     NullResult,
+    /// A script (Lua) failed or refused the request without a status of its own (500).
+    #[error("{0}")]
+    Script(String),
     /// Several backends failed while merging.
     #[error("{}", join_messages(.0))]
     Merge(Vec<ProxyError>),
@@ -62,7 +65,9 @@ impl ProxyError {
     /// Where the failure came from.
     pub fn source_kind(&self) -> ErrorSource {
         match self {
-            Self::Timeout | Self::NullResult | Self::Merge(_) => ErrorSource::Internal,
+            Self::Timeout | Self::NullResult | Self::Merge(_) | Self::Script(_) => {
+                ErrorSource::Internal
+            }
             _ => ErrorSource::Backend,
         }
     }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod fc;
 pub mod lint;
 pub mod logging;
+pub mod lua;
 pub mod metrics;
 pub mod pipeline;
 pub mod proxy;

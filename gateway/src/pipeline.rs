@@ -28,11 +28,12 @@ pub fn build_metered(
     let (shadows, mains): (Vec<_>, Vec<_>) = endpoint.backends.iter().partition(|b| b.proxy.shadow);
     // Backend tier: request build + HTTP call + decode + manipulation, one per backend.
     let backend = |b: &crate::config::BackendConfig| -> SharedProxy {
-        let proxy: SharedProxy = Arc::new(BackendProxy::new(
+        let http = Arc::new(BackendProxy::new(
             b,
             client.clone(),
             endpoint.concurrent_calls,
         ));
+        let proxy: SharedProxy = http.clone();
         // Metrics measure the real backend exchange; traffic control and validation wrap it.
         let proxy = match metrics.filter(|m| m.backend_enabled) {
             Some(m) => m.backend(
@@ -41,6 +42,15 @@ pub fn build_metered(
                 &b.hosts.join(","),
                 proxy,
             ),
+            None => proxy,
+        };
+        // Lua sits inside the breaker and the rate limit (its errors count as the backend's)
+        // and sees the backend call already built, as KrakenD's backend factory does.
+        let proxy = match &b.traffic.lua {
+            Some(lua) => {
+                let targeter: crate::lua::Targeter = Arc::new(move |r| http.target(r));
+                crate::lua::wrap_backend(lua, endpoint.timeout, proxy, targeter)
+            }
             None => proxy,
         };
         crate::validation::wrap_backend(&b.traffic, proxy)
@@ -77,6 +87,11 @@ pub fn build_metered(
             proxy,
             shadows.iter().map(|b| backend(b)).collect(),
         ));
+    }
+    // `modifier/lua-proxy` wraps the whole proxy stack: `pre` before any backend, `post` on
+    // the merged response.
+    if let Some(lua) = &endpoint.traffic.lua_proxy {
+        proxy = crate::lua::wrap_proxy(lua, endpoint.timeout, proxy);
     }
     crate::validation::wrap_endpoint(&endpoint.traffic, proxy)
 }

@@ -19,7 +19,7 @@ use crate::config::namespaces::backend_http::BackendHttpOptions;
 use crate::config::pattern::UrlTemplate;
 use crate::config::{BackendConfig, BackendEncoding};
 use crate::error::ProxyError;
-use crate::proxy::{Outcome, Passthrough, Proxy, ProxyFuture, Request, Response};
+use crate::proxy::{BackendTarget, Outcome, Passthrough, Proxy, ProxyFuture, Request, Response};
 use client::{BodyMode, HttpClient, Outgoing};
 use manipulate::Formatter;
 
@@ -104,6 +104,13 @@ impl BackendProxy {
     pub fn outgoing(&self, request: &Request) -> Outgoing {
         self.inner.build(request)
     }
+
+    /// The method, URL and path this backend would call next for `request` (no I/O, the
+    /// round robin does not move).
+    pub fn target(&self, request: &Request) -> BackendTarget {
+        self.inner
+            .target(request, self.inner.next_host.load(Ordering::Relaxed))
+    }
 }
 
 impl Proxy for BackendProxy {
@@ -138,11 +145,12 @@ pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
 }
 
 impl Inner {
-    fn build(&self, request: &Request) -> Outgoing {
+    /// The call for `request` through host number `host` (round robin).
+    fn target(&self, request: &Request, host: usize) -> BackendTarget {
         let path = self
             .template
             .render(|name| request.params.get(name).cloned());
-        let i = self.next_host.fetch_add(1, Ordering::Relaxed) % self.hosts.len().max(1);
+        let i = host % self.hosts.len().max(1);
         let mut url = format!("{}{}", self.hosts.get(i).map_or("", String::as_str), path);
         let query = match &self.query_filter {
             None => encode_query(&request.query),
@@ -159,6 +167,18 @@ impl Inner {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&query);
         }
+        BackendTarget {
+            method: self.method.clone(),
+            url,
+            path,
+        }
+    }
+
+    fn build(&self, request: &Request) -> Outgoing {
+        let target = match &request.target {
+            Some(t) => (**t).clone(),
+            None => self.target(request, self.next_host.fetch_add(1, Ordering::Relaxed)),
+        };
         let mut headers = request.headers.clone();
         let sized = headers.remove(header::CONTENT_LENGTH).is_some();
         if let Some(allowed) = &self.header_filter {
@@ -170,7 +190,7 @@ impl Inner {
             headers = keep;
         }
         let mode = if !request.has_body || request.body.is_empty() {
-            if matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {
+            if matches!(target.method, Method::POST | Method::PUT | Method::PATCH) {
                 BodyMode::Empty
             } else {
                 BodyMode::None
@@ -181,8 +201,8 @@ impl Inner {
             BodyMode::Chunked
         };
         let mut out = Outgoing {
-            method: self.method.clone(),
-            url,
+            method: target.method,
+            url: target.url,
             headers,
             body: request.body.clone(),
             mode,
@@ -235,6 +255,7 @@ impl Inner {
                     headers,
                     body,
                 }),
+                headers: Default::default(),
             });
         }
         let url = received.url.clone();
@@ -286,6 +307,7 @@ impl Inner {
                     data,
                     is_complete: false,
                     passthrough: None,
+                    headers: Default::default(),
                 });
             }
             if self.http.return_error_code {
@@ -311,6 +333,7 @@ impl Inner {
             data,
             is_complete: true,
             passthrough: None,
+            headers: Default::default(),
         })
     }
 }

@@ -37,6 +37,20 @@ pub struct Request {
     pub body: Bytes,
     /// Whether the client sent a body at all (decides `Content-Length: 0` vs none).
     pub has_body: bool,
+    /// A backend call chosen by an earlier layer (a Lua script's `url()`/`method()`), used
+    /// by the backend instead of the one it builds from its pattern.
+    pub target: Option<Box<BackendTarget>>,
+}
+
+/// The method, URL and path of one backend call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendTarget {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL, query included.
+    pub url: String,
+    /// The path the URL pattern produced.
+    pub path: String,
 }
 
 /// A response travelling back up the tiers.
@@ -48,6 +62,8 @@ pub struct Response {
     pub is_complete: bool,
     /// For `no-op` backends: the backend's status, headers and body, untouched.
     pub passthrough: Option<Passthrough>,
+    /// Headers a layer (a Lua script) set for the client response; sent when it has data.
+    pub headers: HeaderMap,
 }
 
 /// A backend response passed through without decoding.
@@ -137,6 +153,7 @@ pub(crate) mod testing {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             has_body: false,
+            target: None,
         }
     }
 
@@ -146,6 +163,7 @@ pub(crate) mod testing {
             data: v.as_object().cloned().unwrap_or_default(),
             is_complete: true,
             passthrough: None,
+            headers: HeaderMap::new(),
         }
     }
 

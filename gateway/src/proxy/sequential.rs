@@ -149,6 +149,7 @@ impl Proxy for SequentialMerge {
                     data: resp.data.clone(),
                     is_complete: complete,
                     passthrough: None,
+                    headers: Default::default(),
                 };
                 acc.merge(Outcome::ok(resp));
                 if !complete {

@@ -269,6 +269,7 @@ mod tests {
             data,
             is_complete: true,
             passthrough: None,
+            headers: Default::default(),
         })
     }
 

@@ -11,6 +11,7 @@ pub mod json_schema;
 pub mod jwt_signer;
 pub mod jwt_validator;
 pub mod logging;
+pub mod lua;
 pub mod martian;
 pub mod metrics;
 pub mod proxy;

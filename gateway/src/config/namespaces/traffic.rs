@@ -7,6 +7,7 @@ use crate::config::namespaces::cel::{self, CelRule};
 use crate::config::namespaces::circuit_breaker::{self, CircuitBreakerOptions};
 use crate::config::namespaces::http_cache::{self, HttpCacheOptions};
 use crate::config::namespaces::json_schema::{self, JsonSchema};
+use crate::config::namespaces::lua::{self, LuaOptions};
 use crate::config::namespaces::martian::{self, Modifier};
 use crate::config::namespaces::ratelimit::{self, RouterRateLimit};
 use crate::config::walk::Walker;
@@ -20,6 +21,10 @@ pub struct EndpointTraffic {
     pub cel: Vec<CelRule>,
     /// `qos/ratelimit/router`.
     pub rate_limit: Option<RouterRateLimit>,
+    /// `modifier/lua-endpoint`.
+    pub lua_endpoint: Option<LuaOptions>,
+    /// `modifier/lua-proxy`.
+    pub lua_proxy: Option<LuaOptions>,
 }
 
 /// Backend-level traffic/validation options.
@@ -35,6 +40,8 @@ pub struct BackendTraffic {
     pub http_cache: Option<HttpCacheOptions>,
     /// `modifier/martian`.
     pub martian: Option<Modifier>,
+    /// `modifier/lua-backend`.
+    pub lua: Option<LuaOptions>,
 }
 
 /// Reads `ns` at endpoint level when it is one of ours; `false` when it is not.
@@ -57,6 +64,8 @@ pub fn parse_endpoint(
                 out.rate_limit = ratelimit::parse_router(o, path, w);
             }
         }
+        lua::ENDPOINT_NAMESPACE => out.lua_endpoint = parse_lua(v, path, w),
+        lua::PROXY_NAMESPACE => out.lua_proxy = parse_lua(v, path, w),
         _ => return false,
     }
     true
@@ -88,9 +97,14 @@ pub fn parse_backend(
                 out.circuit_breaker = circuit_breaker::parse(o, path, w);
             }
         }
+        lua::BACKEND_NAMESPACE => out.lua = parse_lua(v, path, w),
         _ => return false,
     }
     true
+}
+
+fn parse_lua(v: &Value, path: &str, w: &mut Walker) -> Option<LuaOptions> {
+    w.expect_object(v, path).map(|o| lua::parse(o, path, w))
 }
 
 #[cfg(test)]
