@@ -13,8 +13,10 @@
 
 mod exec;
 mod funcs;
+mod gofmt;
 mod lex;
 mod parse;
+mod regex;
 
 use std::path::{Path, PathBuf};
 
@@ -170,7 +172,8 @@ pub fn load_settings(dir: &Path) -> Result<Value, FcError> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        data.insert(name, value);
+        // Go decodes JSON numbers into `interface{}` as float64.
+        data.insert(name, gofmt::floats(value));
     }
     Ok(Value::Object(data))
 }
