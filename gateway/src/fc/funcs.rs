@@ -125,7 +125,9 @@ const NAMES: &[&str] = &[
 
 /// Whether `name` is a known function.
 pub fn exists(name: &str) -> bool {
-    NAMES.contains(&name) || super::regex::NAMES.contains(&name)
+    NAMES.contains(&name)
+        || super::regex::NAMES.contains(&name)
+        || super::dates::NAMES.contains(&name)
 }
 
 type R = Result<Value, String>;
@@ -305,6 +307,9 @@ impl Helpers {
     pub fn call(&self, name: &str, a: Vec<Value>) -> R {
         if super::regex::NAMES.contains(&name) {
             return super::regex::call(name, &a);
+        }
+        if super::dates::NAMES.contains(&name) {
+            return super::dates::call(name, &a);
         }
         let a0 = a.first().cloned().unwrap_or(Value::Null);
         let a1 = a.get(1).cloned().unwrap_or(Value::Null);

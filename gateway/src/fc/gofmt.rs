@@ -7,6 +7,8 @@
 
 use serde_json::{Map, Number, Value};
 
+use super::dates;
+
 /// The Go kind a value stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -107,6 +109,9 @@ pub fn json_numbers(v: &Value) -> Value {
             serde_json::from_str::<Number>(&text).map_or(Value::Null, Value::Number)
         }
         Value::Array(a) => Value::Array(a.iter().map(json_numbers).collect()),
+        v @ Value::Object(_) if dates::as_time(v).is_some() => {
+            Value::String(dates::to_rfc3339(dates::as_time(v).unwrap_or_default()))
+        }
         Value::Object(m) => {
             let mut kv: Vec<_> = m.iter().collect();
             kv.sort_by(|a, b| a.0.cmp(b.0));
@@ -327,6 +332,7 @@ fn number_or_star(
 
 /// One operand formatted with verb `v`.
 pub fn verb(arg: &Value, v: char, flags: &Flags) -> String {
+    let verb_char = v;
     let bad = || match arg {
         Value::Null => format!("%!{v}(<nil>)"),
         a => format!("%!{v}({}={})", type_name(a), display(a)),
@@ -337,6 +343,9 @@ pub fn verb(arg: &Value, v: char, flags: &Flags) -> String {
         (Kind::List, Value::Array(items)) => {
             let inner: Vec<String> = items.iter().map(|e| verb(e, v, flags)).collect();
             return format!("[{}]", inner.join(" "));
+        }
+        (Kind::Map, v) if dates::as_time(v).is_some() && matches!(verb_char, 'v' | 's') => {
+            dates::to_string(dates::as_time(v).unwrap_or_default())
         }
         (Kind::Map, Value::Object(m)) => {
             let mut kv: Vec<_> = m.iter().collect();

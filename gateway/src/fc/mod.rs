@@ -11,6 +11,7 @@
 //! Unlike KrakenD, which logs a template error and falls back to the raw file, a template
 //! error stops the load with the template's file, line and message.
 
+mod dates;
 mod exec;
 mod funcs;
 mod gofmt;

@@ -241,3 +241,26 @@ fn sprig_arithmetic_is_int64_unless_f() {
     let e = render("{{ div 1 0 }}", d).unwrap_err();
     assert!(e.contains("integer divide by zero"), "{e}");
 }
+
+#[test]
+fn regex_and_date_helpers_in_templates() {
+    let d = settings(json!({"host": "api-v2.example.com"}));
+    assert_eq!(
+        ok(
+            r#"{{ regexReplaceAll "^api-(v\\d+)\\..*$" .host "${1}" }} {{ regexMatch "^api" .host }}"#,
+            d.clone()
+        ),
+        "v2 true"
+    );
+    let year = ok(r#"{{ now | date "2006" }}"#, d.clone());
+    assert!(year.len() == 4 && year.as_str() >= "2026", "{year}");
+    assert_eq!(
+        ok(r#"{{ date "2006-01-02 15:04" 86400 }}"#, d.clone()),
+        "1970-01-02 00:00"
+    );
+    let stamp = ok("{{ marshal (dict \"at\" now) }}", d);
+    assert!(
+        stamp.starts_with(r#"{"at":"20"#) && stamp.ends_with(r#"Z"}"#),
+        "{stamp}"
+    );
+}
