@@ -186,10 +186,11 @@ fn run(args: RunArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let registry = cfg.metrics.as_ref().map(|m| {
-            Arc::new(crate::metrics::Registry::new(
-                !m.router_disabled && !m.proxy_disabled,
-                !m.backend_disabled,
-            ))
+            Arc::new(crate::metrics::Registry::new(crate::metrics::Layers {
+                router: !m.router_disabled,
+                proxy: !m.proxy_disabled,
+                backend: !m.backend_disabled,
+            }))
         });
         if let (Some(m), Some(r)) = (&cfg.metrics, &registry) {
             if let Err(e) = start_metrics(m, r).await {
@@ -278,6 +279,16 @@ async fn start_metrics(
         );
     }
     addrs.dedup();
+    if let Some(every) = m.collection_time {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                registry.handlers().aggregate();
+            }
+        });
+    }
     for a in addrs {
         server::serve(a, registry.clone())
             .await

@@ -28,20 +28,15 @@ pub fn build_metered(
     let (shadows, mains): (Vec<_>, Vec<_>) = endpoint.backends.iter().partition(|b| b.proxy.shadow);
     // Backend tier: request build + HTTP call + decode + manipulation, one per backend.
     let backend = |b: &crate::config::BackendConfig| -> SharedProxy {
-        let proxy: SharedProxy = Arc::new(BackendProxy::new(
-            b,
-            client.clone(),
-            endpoint.concurrent_calls,
-        ));
+        let exchange = BackendProxy::new(b, client.clone(), endpoint.concurrent_calls);
         // Metrics measure the real backend exchange; traffic control and validation wrap it.
-        let proxy = match metrics.filter(|m| m.backend_enabled) {
-            Some(m) => m.backend(
-                &endpoint.endpoint,
-                &b.url_pattern_raw,
-                &b.hosts.join(","),
-                proxy,
-            ),
-            None => proxy,
+        let proxy: SharedProxy = match metrics.filter(|m| m.backend_enabled) {
+            Some(m) => {
+                let series = m.backend(&endpoint.endpoint, &b.url_pattern_raw, &b.hosts.join(","));
+                let exchange = exchange.with_response_sizes(series.clone());
+                crate::metrics::metered_backend(series, Arc::new(exchange))
+            }
+            None => Arc::new(exchange),
         };
         crate::validation::wrap_backend(&b.traffic, proxy)
     };
@@ -78,7 +73,12 @@ pub fn build_metered(
             shadows.iter().map(|b| backend(b)).collect(),
         ));
     }
-    crate::validation::wrap_endpoint(&endpoint.traffic, proxy)
+    let proxy = crate::validation::wrap_endpoint(&endpoint.traffic, proxy);
+    // KrakenD's `pipe` metrics wrap the whole stack, validation included.
+    match metrics.filter(|m| m.proxy_enabled) {
+        Some(m) => m.proxy(&endpoint.endpoint, proxy),
+        None => proxy,
+    }
 }
 
 fn sequential_replacements(

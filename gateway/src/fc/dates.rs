@@ -270,7 +270,10 @@ mod tests {
             call("dateInZone", &["15:04".into(), t.clone(), "UTC".into()]).unwrap(),
             "23:04"
         );
-        assert_eq!(call("unixEpoch", std::slice::from_ref(&t)).unwrap(), "1257894245");
+        assert_eq!(
+            call("unixEpoch", std::slice::from_ref(&t)).unwrap(),
+            "1257894245"
+        );
         assert_eq!(call("htmlDate", &[t]).unwrap(), "2009-11-10");
         // Anything but a time or an integer is "now", as Sprig's formatDate does.
         let year = d(vec!["2006".into(), super::super::gofmt::float(0.0)]);
