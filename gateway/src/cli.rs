@@ -165,7 +165,7 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(p) = args.port {
         cfg.port = p;
     }
-    let _log_guard = crate::logging::init(cfg.logging.as_ref());
+    let _log_guard = crate::logging::init(cfg.logging.as_ref(), cfg.router.access_log);
     for (path, ns) in &cfg.ignored_namespaces {
         if is_security_namespace(ns) {
             // Ignoring these changes who may call the endpoint: say so loudly.

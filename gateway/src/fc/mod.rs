@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 pub use exec::Engine;
 pub use funcs::Helpers;
+pub use gofmt::quote as go_quote;
 
 /// A template syntax or execution error, located like Go's (`template: file:line: msg`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
