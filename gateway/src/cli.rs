@@ -48,6 +48,11 @@ struct RunArgs {
     /// Listen on this port instead of the configured one.
     #[arg(short = 'p', long = "port")]
     port: Option<u16>,
+    /// Rebuild the router when the config file (or its Flexible Configuration files)
+    /// changes, and swap it in without dropping requests; a broken change keeps the running
+    /// router (not KrakenD CE behaviour).
+    #[arg(long = "watch")]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +167,7 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let file_port = cfg.port;
     if let Some(p) = args.port {
         cfg.port = p;
     }
@@ -199,7 +205,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
         let gateway = match Gateway::build_metered(&cfg, args.debug, registry.as_deref()) {
-            Ok(g) => Arc::new(g),
+            Ok(g) => Arc::new(arc_swap::ArcSwap::from_pointee(g)),
             Err(conflicts) => {
                 for c in conflicts {
                     eprintln!("ERROR: {}: {c}", cfg.file.display());
@@ -214,6 +220,24 @@ fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        if args.watch {
+            let debug = args.debug;
+            let registry = registry.clone();
+            let build = move |cfg: &ServiceConfig| {
+                let fresh = registry.as_ref().map(|r| r.fresh());
+                let gateway = Gateway::build_metered(cfg, debug, fresh.as_ref())?;
+                if let (Some(r), Some(f)) = (&registry, fresh) {
+                    r.adopt(f);
+                }
+                Ok(gateway)
+            };
+            tokio::spawn(crate::watch::watch(
+                args.config.clone(),
+                gateway.clone(),
+                file_port,
+                Box::new(build),
+            ));
+        }
         let addr = server::bind_address(cfg.listen_ip, cfg.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,

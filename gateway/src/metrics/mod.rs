@@ -321,6 +321,30 @@ impl Registry {
         }
     }
 
+    /// An empty registry measuring the same layers and sharing the handler counters, for a
+    /// rebuilt gateway (`run --watch`); [`Registry::adopt`] publishes it.
+    pub fn fresh(&self) -> Self {
+        Self {
+            handlers: self.handlers.clone(),
+            router_enabled: self.router_enabled,
+            proxy_enabled: self.proxy_enabled,
+            backend_enabled: self.backend_enabled,
+            ..Self::default()
+        }
+    }
+
+    /// Publishes `other`'s series instead of this registry's (the old gateway's handles keep
+    /// counting into series no longer scraped).
+    pub fn adopt(&self, other: Registry) {
+        fn replace<T>(slot: &std::sync::Mutex<Vec<T>>, with: std::sync::Mutex<Vec<T>>) {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) =
+                with.into_inner().unwrap_or_else(|e| e.into_inner());
+        }
+        replace(&self.routes, other.routes);
+        replace(&self.proxies, other.proxies);
+        replace(&self.backends, other.backends);
+    }
+
     /// The router's handler counters (aggregated every `collection_time`).
     pub fn handlers(&self) -> &HandlerCounters {
         &self.handlers
