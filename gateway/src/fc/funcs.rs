@@ -119,6 +119,19 @@ const NAMES: &[&str] = &[
     "toStrings",
     "b64enc",
     "b64dec",
+    "substr",
+    "trunc",
+    "abbrev",
+    "initials",
+    "plural",
+    "splitn",
+    "expandenv",
+    "dig",
+    "pluck",
+    "reverse",
+    "compact",
+    "without",
+    "deepEqual",
     // `krakend audit -f`: colours are never printed.
     "colored",
 ];
@@ -694,6 +707,95 @@ impl Helpers {
             "int" | "int64" => Value::from(int64(&a0)),
             "float64" => float(float64(&a0)),
             "toString" | "colored" => Value::String(s(&a0)),
+            // Sprig's byte-indexed string cuts.
+            "substr" => {
+                let text = s(&a[2.min(a.len().saturating_sub(1))]);
+                let (start, end) = (int64(&a0), int64(&a1));
+                let len = text.len() as i64;
+                let (from, to) = if start < 0 {
+                    (0, end.clamp(0, len))
+                } else if end < 0 || end > len {
+                    (start.min(len), len)
+                } else {
+                    (start.min(end), end)
+                };
+                Value::String(byte_slice(&text, from as usize, to as usize))
+            }
+            "trunc" => {
+                let (c, text) = (int64(&a0), s(&a1));
+                let len = text.len() as i64;
+                Value::String(if c < 0 && len + c > 0 {
+                    byte_slice(&text, (len + c) as usize, len as usize)
+                } else if c >= 0 && len > c {
+                    byte_slice(&text, 0, c as usize)
+                } else {
+                    text
+                })
+            }
+            "abbrev" => {
+                let (width, text) = (int64(&a0), s(&a1));
+                Value::String(if width < 4 || text.len() as i64 <= width {
+                    text
+                } else {
+                    format!("{}...", byte_slice(&text, 0, (width - 3) as usize))
+                })
+            }
+            "initials" => Value::String(
+                s(&a0)
+                    .split_whitespace()
+                    .filter_map(|w| w.chars().next())
+                    .collect(),
+            ),
+            "plural" => {
+                arity(name, &a, 3)?;
+                if int64(&a[2]) == 1 {
+                    a0
+                } else {
+                    a1
+                }
+            }
+            "splitn" => {
+                let n = usize::try_from(int64(&a1)).unwrap_or(0);
+                let mut m = Map::new();
+                for (i, part) in s(&a[2.min(a.len() - 1)]).splitn(n, &s(&a0)).enumerate() {
+                    m.insert(format!("_{i}"), Value::String(part.into()));
+                }
+                Value::Object(m)
+            }
+            "expandenv" => Value::String(expand_env(&s(&a0))),
+            "dig" => {
+                // dig "k1" "k2" ... default dict
+                if a.len() < 3 {
+                    return Err("dig needs keys, a default and a dict".into());
+                }
+                let (keys, rest) = a.split_at(a.len() - 2);
+                let mut v = last.clone();
+                for k in keys {
+                    v = match map_of(&v)?.get(&s(k)) {
+                        Some(next) => next.clone(),
+                        None => return Ok(rest[0].clone()),
+                    };
+                }
+                v
+            }
+            "pluck" => Value::Array(
+                a[1..]
+                    .iter()
+                    .filter_map(|d| d.as_object().and_then(|m| m.get(&s(&a0))).cloned())
+                    .collect(),
+            ),
+            "reverse" => Value::Array(list_of(&a0)?.into_iter().rev().collect()),
+            "compact" => Value::Array(list_of(&a0)?.into_iter().filter(truthy).collect()),
+            "without" => Value::Array(
+                list_of(&a0)?
+                    .into_iter()
+                    .filter(|v| !a[1..].contains(v))
+                    .collect(),
+            ),
+            "deepEqual" => {
+                arity(name, &a, 2)?;
+                Value::Bool(a0 == a1)
+            }
             "kindIs" => Value::Bool(kind_name(&a1) == s(&a0)),
             "kindOf" => Value::String(kind_name(&a0).to_string()),
             "typeOf" => Value::String(type_name(&a0).to_string()),
@@ -705,6 +807,40 @@ impl Helpers {
             }
         })
     }
+}
+
+/// `text[from..to]` by bytes, as Go slices strings (a cut inside a character is lossy).
+fn byte_slice(text: &str, from: usize, to: usize) -> String {
+    let bytes = text.as_bytes();
+    String::from_utf8_lossy(
+        &bytes[from.min(bytes.len())..to.min(bytes.len()).max(from.min(bytes.len()))],
+    )
+    .into_owned()
+}
+
+/// Go's `os.ExpandEnv`: `$NAME` and `${NAME}` replaced by the variable (empty when unset).
+fn expand_env(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, used) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => ("", 1),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        out.push_str(&std::env::var(name).unwrap_or_default());
+        rest = &after[used.min(after.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `reflect.Kind` names, as Sprig's `kindOf` prints them.

@@ -264,3 +264,67 @@ fn regex_and_date_helpers_in_templates() {
         "{stamp}"
     );
 }
+
+#[test]
+fn more_sprig_string_and_list_helpers() {
+    let d =
+        settings(json!({"user": {"role": {"name": "admin"}}, "a": {"name": "x"}, "b": {"id": 1}}));
+    // Sprig's documented examples.
+    assert_eq!(
+        ok(
+            r#"{{ substr 0 5 "hello world" }}|{{ substr 6 -1 "hello world" }}"#,
+            d.clone()
+        ),
+        "hello|world"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ trunc 5 "hello world" }}|{{ trunc -5 "hello world" }}|{{ trunc 50 "hi" }}"#,
+            d.clone()
+        ),
+        "hello|world|hi"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ abbrev 5 "hello world" }}|{{ abbrev 3 "hello" }}"#,
+            d.clone()
+        ),
+        "he...|hello"
+    );
+    assert_eq!(ok(r#"{{ initials "First Try" }}"#, d.clone()), "FT");
+    assert_eq!(
+        ok(
+            r#"{{ plural "one anchovy" "many anchovies" 2 }}"#,
+            d.clone()
+        ),
+        "many anchovies"
+    );
+    assert_eq!(
+        ok(r#"{{ splitn "$" 2 "foo$bar$baz" }}"#, d.clone()),
+        "map[_0:foo _1:bar$baz]"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ dig "user" "role" "name" "guest" . }}|{{ dig "user" "x" "guest" . }}"#,
+            d.clone()
+        ),
+        "admin|guest"
+    );
+    assert_eq!(ok(r#"{{ pluck "name" .a .b }}"#, d.clone()), "[x]");
+    assert_eq!(ok("{{ reverse (list 1 2 3) }} {{ compact (list 1 \"a\" \"foo\" \"\") }} {{ without (list 1 2 3 4) 3 }}", d.clone()), "[3 2 1] [1 a foo] [1 2 4]");
+    assert_eq!(
+        ok(
+            "{{ deepEqual (list 1 2) (list 1 2) }} {{ deepEqual 1 1.0 }}",
+            d.clone()
+        ),
+        "true false"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ expandenv "x${CEPHALO_SURELY_UNSET_VAR}y$CEPHALO_SURELY_UNSET_VAR." }}"#,
+            d.clone()
+        ),
+        "xy."
+    );
+    assert!(ok(r#"{{ expandenv "$PATH" }}"#, d).contains('/'));
+}
