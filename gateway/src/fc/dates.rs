@@ -5,6 +5,8 @@
 //! `Local` is taken as UTC (the container's default) and other zone names fall back to UTC,
 //! as Sprig does when `time.LoadLocation` finds no zone data.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 /// The helper names this module answers.
@@ -16,9 +18,39 @@ pub const NAMES: &[&str] = &[
     "htmlDate",
     "htmlDateInZone",
     "unixEpoch",
+    "toDate",
+    "mustToDate",
+    "duration",
 ];
 
 const KEY: &str = "\u{0}time";
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// Go's zero `time.Time` (0001-01-01 00:00:00 UTC) in Unix seconds.
+const ZERO_TIME: i64 = -62_135_596_800;
 
 /// Calls helper `name` (one of [`NAMES`]).
 pub fn call(name: &str, a: &[Value]) -> Result<Value, String> {
@@ -29,6 +61,23 @@ pub fn call(name: &str, a: &[Value]) -> Result<Value, String> {
         "dateInZone" | "date_in_zone" => Value::String(format(&text(0), instant(a.get(1)))),
         "htmlDate" | "htmlDateInZone" => Value::String(format("2006-01-02", instant(a.first()))),
         "unixEpoch" => Value::String(instant(a.first()).0.to_string()),
+        // Sprig's toDate gives the zero time on a mismatch; mustToDate the error.
+        "toDate" | "mustToDate" => match parse(&text(0), &text(1)) {
+            Ok((secs, nanos)) => time(secs, nanos),
+            Err(e) if name == "mustToDate" => return Err(e),
+            Err(_) => time(ZERO_TIME, 0),
+        },
+        // Sprig's duration: seconds as a Go duration string.
+        "duration" => {
+            let secs = match a.first() {
+                Some(Value::String(s)) => s.trim().parse::<u64>().unwrap_or(0),
+                Some(v) => v.as_f64().unwrap_or(0.0).max(0.0) as u64,
+                None => 0,
+            };
+            Value::String(crate::config::duration::format_go_duration(
+                Duration::from_secs(secs),
+            ))
+        }
         _ => return Err(format!("function {name:?} not defined")),
     })
 }
@@ -85,36 +134,14 @@ pub fn to_rfc3339(t: (i64, u32)) -> String {
 
 /// Formats UTC time `t` with Go layout `layout`.
 pub fn format(layout: &str, t: (i64, u32)) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    const DAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
     let (secs, nanos) = t;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (year, month, day) = crate::civil::civil_from_days(days);
     let (hour, minute, second) = (sod / 3600, sod / 60 % 60, sod % 60);
     let yday = days - days_from_year_start(year);
-    let weekday = DAYS[days.rem_euclid(7) as usize];
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[(days + 4).rem_euclid(7) as usize];
     let month_name = MONTHS[(month - 1) as usize];
     let hour12 = if hour % 12 == 0 { 12 } else { hour % 12 };
     let b = layout.as_bytes();
@@ -203,6 +230,188 @@ pub fn format(layout: &str, t: (i64, u32)) -> String {
     out
 }
 
+/// Go's `time.Parse` for the layout elements `format` knows; zone names read as UTC.
+pub fn parse(layout: &str, value: &str) -> Result<(i64, u32), String> {
+    let fail = || {
+        format!(
+            "parsing time {} as {}: cannot parse",
+            super::gofmt::quote(value),
+            super::gofmt::quote(layout)
+        )
+    };
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second) =
+        (1i64, 1i64, 1i64, 0i64, 0i64, 0i64);
+    let (mut nanos, mut offset, mut pm) = (0u32, 0i64, None::<bool>);
+    let mut v = value;
+    let mut l = layout;
+    // Reads up to `max` digits (at least `min`).
+    fn digits(v: &mut &str, min: usize, max: usize) -> Option<i64> {
+        let n = v.bytes().take(max).take_while(u8::is_ascii_digit).count();
+        if n < min {
+            return None;
+        }
+        let (d, rest) = v.split_at(n);
+        *v = rest;
+        d.parse().ok()
+    }
+    fn word(v: &mut &str, names: &[&str], len: Option<usize>) -> Option<usize> {
+        names.iter().position(|n| {
+            let n = len.map_or(*n, |k| &n[..k]);
+            let hit = v.len() >= n.len() && v[..n.len()].eq_ignore_ascii_case(n);
+            if hit {
+                *v = &v[n.len()..];
+            }
+            hit
+        })
+    }
+    while !l.is_empty() {
+        let starts = |p: &str| l.starts_with(p);
+        let used = if starts("January") {
+            month = word(&mut v, &MONTHS, None).ok_or_else(fail)? as i64 + 1;
+            7
+        } else if starts("Jan") {
+            month = word(&mut v, &MONTHS, Some(3)).ok_or_else(fail)? as i64 + 1;
+            3
+        } else if starts("Monday") {
+            word(&mut v, &DAYS, None).ok_or_else(fail)?;
+            6
+        } else if starts("Mon") {
+            word(&mut v, &DAYS, Some(3)).ok_or_else(fail)?;
+            3
+        } else if starts("MST") {
+            let n = v.bytes().take_while(u8::is_ascii_uppercase).count();
+            if n < 3 {
+                return Err(fail());
+            }
+            v = &v[n..];
+            3
+        } else if starts("2006") {
+            year = digits(&mut v, 4, 4).ok_or_else(fail)?;
+            4
+        } else if starts("01")
+            || starts("02")
+            || starts("03")
+            || starts("04")
+            || starts("05")
+            || starts("06")
+            || starts("15")
+        {
+            let n = digits(&mut v, 2, 2).ok_or_else(fail)?;
+            match &l[..2] {
+                "01" => month = n,
+                "02" => day = n,
+                "03" => hour = n,
+                "04" => minute = n,
+                "05" => second = n,
+                "06" => year = n + if n >= 69 { 1900 } else { 2000 },
+                _ => hour = n,
+            }
+            2
+        } else if starts("_2") && !starts("_2006") {
+            v = v.strip_prefix(' ').unwrap_or(v);
+            day = digits(&mut v, 1, 2).ok_or_else(fail)?;
+            2
+        } else if let Some(field) = ["1", "2", "3", "4", "5"].iter().position(|d| starts(d)) {
+            let n = digits(&mut v, 1, 2).ok_or_else(fail)?;
+            match field {
+                0 => month = n,
+                1 => day = n,
+                2 => hour = n,
+                3 => minute = n,
+                _ => second = n,
+            }
+            1
+        } else if starts("PM") || starts("pm") {
+            pm = Some(word(&mut v, &["PM", "AM"], None).ok_or_else(fail)? == 0);
+            2
+        } else if let Some(zone) = ["Z07:00", "-07:00", "Z0700", "-0700", "Z07", "-07"]
+            .iter()
+            .find(|z| starts(z))
+        {
+            if zone.starts_with('Z') && v.starts_with('Z') {
+                v = &v[1..];
+            } else {
+                let sign = match v.as_bytes().first() {
+                    Some(b'+') => 1,
+                    Some(b'-') => -1,
+                    _ => return Err(fail()),
+                };
+                v = &v[1..];
+                let h = digits(&mut v, 2, 2).ok_or_else(fail)?;
+                let colon = zone.contains(':');
+                if colon {
+                    v = v.strip_prefix(':').ok_or_else(fail)?;
+                }
+                let m = if zone.ends_with("07") {
+                    0
+                } else {
+                    digits(&mut v, 2, 2).ok_or_else(fail)?
+                };
+                offset = sign * (h * 3600 + m * 60);
+            }
+            zone.len()
+        } else if let Some(width) = fraction(l) {
+            if v.starts_with(['.', ',']) {
+                v = &v[1..];
+                let n = v.bytes().take_while(u8::is_ascii_digit).count();
+                let frac = &v[..n];
+                nanos = format!("{frac:0<9}")[..9].parse().unwrap_or(0);
+                v = &v[n..];
+            } else if l.as_bytes()[1] == b'0' {
+                return Err(fail());
+            }
+            width + 1
+        } else {
+            let c = l.chars().next().unwrap_or(' ');
+            v = v.strip_prefix(c).ok_or_else(fail)?;
+            c.len_utf8()
+        };
+        let seconds_field = l.starts_with("05") || (l.starts_with('5') && used == 1);
+        l = &l[used..];
+        // Go reads a fraction after the seconds even when the layout has none.
+        let fraction_follows =
+            v.len() >= 2 && v.starts_with(['.', ',']) && v.as_bytes()[1].is_ascii_digit();
+        if seconds_field && fraction_follows && fraction(l).is_none() {
+            let n = 1 + v[1..].bytes().take_while(u8::is_ascii_digit).count();
+            nanos = format!("{:0<9}", &v[1..n])[..9].parse().unwrap_or(0);
+            v = &v[n..];
+        }
+    }
+    if !v.is_empty() {
+        return Err(format!(
+            "parsing time {}: extra text: {}",
+            super::gofmt::quote(value),
+            super::gofmt::quote(v)
+        ));
+    }
+    if let Some(pm) = pm {
+        hour = hour % 12 + if pm { 12 } else { 0 };
+    }
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return Err(format!(
+            "parsing time {}: value out of range",
+            super::gofmt::quote(value)
+        ));
+    }
+    let days = days_from_year_start(year) + day_of_year(year, month) + day - 1;
+    Ok((
+        days * 86_400 + hour * 3600 + minute * 60 + second - offset,
+        nanos,
+    ))
+}
+
+/// Days before the first of `month` in `year`.
+fn day_of_year(year: i64, month: i64) -> i64 {
+    const BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    BEFORE[(month - 1) as usize] + i64::from(leap && month > 2)
+}
+
 /// `.000`/`,999`-style fractional seconds at the start of `rest`: their digit count.
 fn fraction(rest: &str) -> Option<usize> {
     let b = rest.as_bytes();
@@ -258,6 +467,48 @@ mod tests {
         assert_eq!(to_string(T), "2009-11-10 23:04:05.123456789 +0000 UTC");
         assert_eq!(to_rfc3339((0, 500_000_000)), "1970-01-01T00:00:00.5Z");
         assert_eq!(format("2006-01-02 Mon", (951_782_400, 0)), "2000-02-29 Tue");
+    }
+
+    #[test]
+    fn parses_go_layouts_as_time_parse() {
+        // Expected (Unix seconds, nanoseconds) from Go 1.19's time.Parse.
+        let cases = [
+            ("2006-01-02", "2017-12-31", (1_514_678_400, 0)),
+            (
+                "2006-01-02T15:04:05Z07:00",
+                "2009-11-10T23:04:05+02:00",
+                (1_257_887_045, 0),
+            ),
+            (
+                "2006-01-02 15:04:05",
+                "2009-11-10 23:04:05.25",
+                (1_257_894_245, 250_000_000),
+            ),
+            (
+                "Jan _2 2006 3:04PM",
+                "Feb  3 2013 7:54PM",
+                (1_359_921_240, 0),
+            ),
+            (
+                "02/01/06 15:04:05.000 -0700",
+                "10/11/09 23:04:05.123 -0130",
+                (1_257_899_645, 123_000_000),
+            ),
+        ];
+        for (layout, value, want) in cases {
+            assert_eq!(parse(layout, value), Ok(want), "{layout} {value}");
+        }
+        assert!(parse("2006-01-02", "nope").is_err());
+        assert!(parse("2006-01-02", "2017-12-31 extra").is_err());
+        // toDate falls back to Go's zero time; mustToDate reports the error.
+        let zero = call("toDate", &["2006-01-02".into(), "nope".into()]).unwrap();
+        assert_eq!(
+            to_string(as_time(&zero).unwrap()),
+            "0001-01-01 00:00:00 +0000 UTC"
+        );
+        assert!(call("mustToDate", &["2006-01-02".into(), "nope".into()]).is_err());
+        assert_eq!(call("duration", &[Value::from(95)]).unwrap(), "1m35s");
+        assert_eq!(call("duration", &["3700".into()]).unwrap(), "1h1m40s");
     }
 
     #[test]
