@@ -187,8 +187,18 @@ impl Gateway {
         remote: SocketAddr,
     ) -> http::Response<Body> {
         let started = Instant::now();
+        // gin's logger: the path with its raw query, skipped by exact path.
+        let access = (self.access_log && !self.skip_paths.iter().any(|p| p == req.uri().path()))
+            .then(|| {
+                (
+                    req.method().clone(),
+                    req.uri()
+                        .path_and_query()
+                        .map_or_else(|| req.uri().path().to_string(), |p| p.to_string()),
+                    client_ip(req.headers(), remote.ip()),
+                )
+            });
         let method = req.method().clone();
-        let raw_path = req.uri().path().to_string();
         let response = match self.guards.admit(&method, req.uri(), req.headers()) {
             Admission::Answer(r) => r,
             Admission::Route(extra) => {
@@ -197,15 +207,16 @@ impl Gateway {
                 r
             }
         };
-        if self.access_log && !self.skip_paths.iter().any(|p| p == &raw_path) {
+        if let Some((method, path, ip)) = access {
+            // gin's default formatter without colours (the message follows "[GIN] <time> ").
             tracing::info!(
                 target: "krakend::access",
-                "[GIN] | {:3} | {:>12?} | {:>15} | {:<7} \"{}\"",
+                "| {:3} | {:>13} | {:>15} | {:<7}  {}",
                 response.status().as_u16(),
-                started.elapsed(),
-                remote.ip(),
-                method,
-                raw_path
+                crate::config::duration::format_go_duration(started.elapsed()),
+                ip,
+                method.as_str(),
+                crate::fc::go_quote(&path)
             );
         }
         response

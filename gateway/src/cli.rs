@@ -48,6 +48,11 @@ struct RunArgs {
     /// Listen on this port instead of the configured one.
     #[arg(short = 'p', long = "port")]
     port: Option<u16>,
+    /// Rebuild the router when the config file (or its Flexible Configuration files)
+    /// changes, and swap it in without dropping requests; a broken change keeps the running
+    /// router (not KrakenD CE behaviour).
+    #[arg(long = "watch")]
+    watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -162,10 +167,11 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let file_port = cfg.port;
     if let Some(p) = args.port {
         cfg.port = p;
     }
-    let _log_guard = crate::logging::init(cfg.logging.as_ref());
+    let _log_guard = crate::logging::init(cfg.logging.as_ref(), cfg.router.access_log);
     for (path, ns) in &cfg.ignored_namespaces {
         if is_security_namespace(ns) {
             // Ignoring these changes who may call the endpoint: say so loudly.
@@ -186,10 +192,11 @@ fn run(args: RunArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let registry = cfg.metrics.as_ref().map(|m| {
-            Arc::new(crate::metrics::Registry::new(
-                !m.router_disabled && !m.proxy_disabled,
-                !m.backend_disabled,
-            ))
+            Arc::new(crate::metrics::Registry::new(crate::metrics::Layers {
+                router: !m.router_disabled,
+                proxy: !m.proxy_disabled,
+                backend: !m.backend_disabled,
+            }))
         });
         if let (Some(m), Some(r)) = (&cfg.metrics, &registry) {
             if let Err(e) = start_metrics(m, r).await {
@@ -198,7 +205,7 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
         let gateway = match Gateway::build_metered(&cfg, args.debug, registry.as_deref()) {
-            Ok(g) => Arc::new(g),
+            Ok(g) => Arc::new(arc_swap::ArcSwap::from_pointee(g)),
             Err(conflicts) => {
                 for c in conflicts {
                     eprintln!("ERROR: {}: {c}", cfg.file.display());
@@ -213,6 +220,24 @@ fn run(args: RunArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        if args.watch {
+            let debug = args.debug;
+            let registry = registry.clone();
+            let build = move |cfg: &ServiceConfig| {
+                let fresh = registry.as_ref().map(|r| r.fresh());
+                let gateway = Gateway::build_metered(cfg, debug, fresh.as_ref())?;
+                if let (Some(r), Some(f)) = (&registry, fresh) {
+                    r.adopt(f);
+                }
+                Ok(gateway)
+            };
+            tokio::spawn(crate::watch::watch(
+                args.config.clone(),
+                gateway.clone(),
+                file_port,
+                Box::new(build),
+            ));
+        }
         let addr = server::bind_address(cfg.listen_ip, cfg.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -278,6 +303,16 @@ async fn start_metrics(
         );
     }
     addrs.dedup();
+    if let Some(every) = m.collection_time {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                registry.handlers().aggregate();
+            }
+        });
+    }
     for a in addrs {
         server::serve(a, registry.clone())
             .await

@@ -213,7 +213,15 @@ impl Endpoint {
             return self.serve(c).await;
         };
         let started = std::time::Instant::now();
+        metrics
+            .handlers
+            .connected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = self.serve(c).await;
+        metrics
+            .handlers
+            .disconnected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = hyper::body::Body::size_hint(response.body())
             .exact()
             .unwrap_or(0);

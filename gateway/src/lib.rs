@@ -30,6 +30,7 @@ pub mod security;
 pub mod server;
 pub mod tls;
 pub mod validation;
+pub mod watch;
 
 /// The Cephalo version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

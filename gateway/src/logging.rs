@@ -1,12 +1,15 @@
 //! Log setup from `telemetry/logging`, with KrakenD's line layouts.
 //!
-//! * Without the namespace only warnings and errors reach stderr and the access log is off,
-//!   so an unconfigured gateway pays one cached level check per request.
+//! * Without the namespace only warnings and errors reach stderr.
 //! * With it: `level`, `prefix`, `stdout` (else stderr), `syslog` (datagrams to `/dev/log`),
 //!   `format` `default` (`[PREFIX] yyyy/mm/dd - hh:mm:ss.mmm ▶ INFO message`), `logstash`
-//!   (JSON lines) or `custom` (`custom_format` gologging pattern), plus the gin-style access
-//!   log (unless `router.disable_access_log`). Lines go through a buffered non-blocking
-//!   writer thread, so a slow terminal never stalls a request.
+//!   (JSON lines) or `custom` (`custom_format` gologging pattern).
+//! * The gin access log is KrakenD's: on unless `router.disable_access_log`, whatever
+//!   `telemetry/logging` says (its level, format, `stdout` and `syslog` do not apply), always
+//!   to stdout in gin's layout. Turned off, it costs nothing per request.
+//!
+//! Lines go through buffered non-blocking writer threads, so a slow terminal never stalls a
+//! request.
 //!
 //! `CEPHALO_LOG` overrides the level with a tracing filter directive.
 
@@ -33,19 +36,20 @@ pub struct LogGuard {
 /// The target of per-request access log events.
 pub const ACCESS_TARGET: &str = "krakend::access";
 
-/// Installs the global subscriber once; later calls are no-ops.
-pub fn init(options: Option<&LoggingOptions>) -> LogGuard {
+/// Installs the global subscriber once (with the access log unless `access_log` is off);
+/// later calls are no-ops.
+pub fn init(options: Option<&LoggingOptions>, access_log: bool) -> LogGuard {
     let level = options.map_or("warn", |o| o.level.as_str());
-    let access = if options.is_some() { "info" } else { "off" };
     let filter = || {
         std::env::var("CEPHALO_LOG")
             .ok()
             .and_then(|v| EnvFilter::try_new(v).ok())
-            .unwrap_or_else(|| {
-                EnvFilter::new(format!(
-                    "{level},hyper=warn,h2=warn,{ACCESS_TARGET}={access}"
-                ))
-            })
+            .unwrap_or_else(|| EnvFilter::new(format!("{level},hyper=warn,h2=warn")))
+            .add_directive(
+                format!("{ACCESS_TARGET}=off")
+                    .parse()
+                    .expect("a static directive"),
+            )
     };
     let line = LineFormat::from_options(options);
     let mut guards = Vec::new();
@@ -65,7 +69,7 @@ pub fn init(options: Option<&LoggingOptions>) -> LogGuard {
                 tracing_subscriber::fmt::layer()
                     .event_format(LineFormat {
                         syslog: true,
-                        ..line
+                        ..line.clone()
                     })
                     .with_writer(s)
                     .with_filter(filter()),
@@ -80,9 +84,21 @@ pub fn init(options: Option<&LoggingOptions>) -> LogGuard {
         },
         None => None,
     };
+    // gin writes its access log to stdout, apart from the application log.
+    let access = access_log.then(|| {
+        let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+        guards.push(guard);
+        tracing_subscriber::fmt::layer()
+            .event_format(line.clone())
+            .with_writer(writer)
+            .with_filter(
+                tracing_subscriber::filter::Targets::new().with_target(ACCESS_TARGET, Level::INFO),
+            )
+    });
     let _ = tracing_subscriber::registry()
         .with(console)
         .with(syslog)
+        .with(access)
         .try_init();
     LogGuard { _guards: guards }
 }

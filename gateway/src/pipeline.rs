@@ -28,21 +28,18 @@ pub fn build_metered(
     let (shadows, mains): (Vec<_>, Vec<_>) = endpoint.backends.iter().partition(|b| b.proxy.shadow);
     // Backend tier: request build + HTTP call + decode + manipulation, one per backend.
     let backend = |b: &crate::config::BackendConfig| -> SharedProxy {
-        let http = Arc::new(BackendProxy::new(
-            b,
-            client.clone(),
-            endpoint.concurrent_calls,
-        ));
-        let proxy: SharedProxy = http.clone();
+        let series = metrics
+            .filter(|m| m.backend_enabled)
+            .map(|m| m.backend(&endpoint.endpoint, &b.url_pattern_raw, &b.hosts.join(",")));
+        let mut exchange = BackendProxy::new(b, client.clone(), endpoint.concurrent_calls);
+        if let Some(series) = &series {
+            exchange = exchange.with_response_sizes(series.clone());
+        }
+        let http = Arc::new(exchange);
         // Metrics measure the real backend exchange; traffic control and validation wrap it.
-        let proxy = match metrics.filter(|m| m.backend_enabled) {
-            Some(m) => m.backend(
-                &endpoint.endpoint,
-                &b.url_pattern_raw,
-                &b.hosts.join(","),
-                proxy,
-            ),
-            None => proxy,
+        let proxy: SharedProxy = match series {
+            Some(series) => crate::metrics::metered_backend(series, http.clone()),
+            None => http.clone(),
         };
         // Lua sits inside the breaker and the rate limit (its errors count as the backend's)
         // and sees the backend call already built, as KrakenD's backend factory does.
@@ -93,7 +90,12 @@ pub fn build_metered(
     if let Some(lua) = &endpoint.traffic.lua_proxy {
         proxy = crate::lua::wrap_proxy(lua, endpoint.timeout, proxy);
     }
-    crate::validation::wrap_endpoint(&endpoint.traffic, proxy)
+    let proxy = crate::validation::wrap_endpoint(&endpoint.traffic, proxy);
+    // KrakenD's `pipe` metrics wrap the whole stack, validation included.
+    match metrics.filter(|m| m.proxy_enabled) {
+        Some(m) => m.proxy(&endpoint.endpoint, proxy),
+        None => proxy,
+    }
 }
 
 fn sequential_replacements(

@@ -12,6 +12,8 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use arc_swap::ArcSwap;
+
 use crate::app::Gateway;
 
 /// Server-level settings from the service config.
@@ -35,8 +37,10 @@ pub struct ServerSettings {
 pub struct WriteTimeout;
 
 /// Serves until `shutdown` resolves, then drains connections for up to the grace period.
+/// Each request takes the gateway current at its arrival (`run --watch` may swap in a new
+/// one; loading it is a lock-free reference count increment).
 pub async fn serve(
-    gateway: Arc<Gateway>,
+    gateway: Arc<ArcSwap<Gateway>>,
     listener: TcpListener,
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
@@ -70,7 +74,7 @@ pub async fn serve(
                 let gw = gateway.clone();
                 let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
                 let svc = service_fn(move |req| {
-                    let gw = gw.clone();
+                    let gw = gw.load_full();
                     async move {
                         match write_timeout {
                             None => Ok(gw.handle(req, remote).await),

@@ -11,11 +11,22 @@ fn every_example_passes_check() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let out = Command::new(env!("CARGO_BIN_EXE_krakend"))
-            .args(["check", "-t", "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
+        let mut check = Command::new(env!("CARGO_BIN_EXE_krakend"));
+        check.args(["check", "-t", "-c"]);
+        if path.is_dir() {
+            // A Flexible Configuration project: `krakend.tmpl` plus `config/{settings,
+            // partials,templates}`, as the Docker Hub page lays it out.
+            let config = path.join("config");
+            check
+                .arg(path.join("krakend.tmpl"))
+                .env("FC_ENABLE", "1")
+                .env("FC_SETTINGS", config.join("settings"))
+                .env("FC_PARTIALS", config.join("partials"))
+                .env("FC_TEMPLATES", config.join("templates"));
+        } else {
+            check.arg(&path);
+        }
+        let out = check.output().unwrap();
         assert!(
             out.status.success(),
             "{}: {}",

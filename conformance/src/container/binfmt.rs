@@ -70,7 +70,7 @@ fn with_fix_binary_flag(line: &str) -> String {
 /// Without binfmt: the arm64 gateway and shim run under `qemu-aarch64-static` on the host.
 pub async fn fallback_checks(harness: &mut Harness, target: &Target) {
     let arch = target.arch.name();
-    for group in ["library", "entrypoint", "gateway", "ce"] {
+    for group in ["library", "entrypoint", "gateway", "fc", "ce"] {
         harness.skip(
             group,
             "(all)",

@@ -428,23 +428,51 @@ impl Drop for SlowBackend {
     }
 }
 
-/// A throw-away directory holding `krakend.json`, readable by the container's krakend user.
-struct ConfigDir {
-    path: PathBuf,
+/// A throw-away directory of config files, readable by the container's krakend user.
+pub(super) struct ConfigDir {
+    pub(super) path: PathBuf,
 }
 
 impl ConfigDir {
+    /// A directory holding only `krakend.json`.
     fn new(engine: &Engine, name: &str, contents: &str) -> Result<ConfigDir, ContainerError> {
+        ConfigDir::tree(engine, name, &[("krakend.json", contents)])
+    }
+
+    /// A directory holding `files` (`relative/path`, contents), sub-directories made as
+    /// needed; directories 0755, files 0644.
+    pub(super) fn tree(
+        engine: &Engine,
+        name: &str,
+        files: &[(&str, &str)],
+    ) -> Result<ConfigDir, ContainerError> {
         use std::os::unix::fs::PermissionsExt;
         let path =
             std::env::temp_dir().join(format!("cephalo-conformance-{}-{name}", engine.run_id()));
-        let io = |e: std::io::Error| ContainerError::Io(format!("{}: {e}", path.display()));
-        std::fs::create_dir_all(&path).map_err(io)?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(io)?;
-        let file = path.join("krakend.json");
-        std::fs::write(&file, contents).map_err(io)?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
-        Ok(ConfigDir { path })
+        let dir = ConfigDir { path };
+        let io = |p: &Path, e: std::io::Error| ContainerError::Io(format!("{}: {e}", p.display()));
+        let open = |p: &Path| {
+            std::fs::create_dir_all(p).map_err(|e| io(p, e))?;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| io(p, e))
+        };
+        open(&dir.path)?;
+        for (relative, contents) in files {
+            let file = dir.path.join(relative);
+            let mut parent = file.parent();
+            let mut missing = Vec::new();
+            while let Some(p) = parent.filter(|p| !p.exists()) {
+                missing.push(p.to_path_buf());
+                parent = p.parent();
+            }
+            for p in missing.iter().rev() {
+                open(p)?;
+            }
+            std::fs::write(&file, contents).map_err(|e| io(&file, e))?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| io(&file, e))?;
+        }
+        Ok(dir)
     }
 }
 
@@ -464,7 +492,7 @@ pub fn free_port() -> Result<u16, ContainerError> {
         .map_err(|e| ContainerError::Io(e.to_string()))
 }
 
-fn first_line(text: &str) -> String {
+pub(super) fn first_line(text: &str) -> String {
     text.lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
@@ -472,7 +500,7 @@ fn first_line(text: &str) -> String {
         .to_string()
 }
 
-fn with_logs(why: String, logs: Option<super::engine::RunOutput>) -> String {
+pub(super) fn with_logs(why: String, logs: Option<super::engine::RunOutput>) -> String {
     match logs {
         Some(logs) => {
             let text = format!("{}{}", logs.stdout_text(), logs.stderr_text());

@@ -4,7 +4,8 @@
 //! Groups, in run order, per architecture: `library` (docker-library's generic tests and
 //! their negative twins), `contract` (image config, filesystem listing, files),
 //! `entrypoint` (the §5 table in containers), `gateway` (quick start, check, bad config,
-//! graceful stop), `ce` (the CE spec suite against the containerised gateway); then
+//! graceful stop), `fc` (the Hub page's Flexible Configuration examples: FC variables on a
+//! mounted tree, a template error, the two-stage Dockerfile), `ce` (the CE spec suite against the containerised gateway); then
 //! `parity` (the Dockerfile-built image equals the daemonless one) once.
 //!
 //! Only loopback is ever a target: ports are published on 127.0.0.1, or the container
@@ -16,6 +17,7 @@ mod ce;
 mod contract;
 pub mod engine;
 mod entrypoint;
+mod flexible;
 mod gateway;
 mod library;
 pub mod listing;
@@ -31,11 +33,12 @@ pub use engine::{ContainerSpec, Engine, RunOutput};
 pub use report::{CheckResult, Outcome, Report};
 
 /// The check groups, in run order.
-pub const GROUPS: [&str; 6] = [
+pub const GROUPS: [&str; 7] = [
     "library",
     "contract",
     "entrypoint",
     "gateway",
+    "fc",
     "ce",
     "parity",
 ];
@@ -330,6 +333,9 @@ async fn run_checks(harness: &mut Harness) -> Result<(), ContainerError> {
         }
         if harness.wants("gateway") {
             gateway::checks(harness, &target).await;
+        }
+        if harness.wants("fc") {
+            flexible::checks(harness, &target).await;
         }
         if harness.wants("ce") {
             ce::checks(harness, &target).await;

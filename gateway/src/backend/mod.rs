@@ -52,6 +52,8 @@ struct Inner {
     concurrent_calls: usize,
     cache: Option<crate::qos::http_cache::HttpCache>,
     martian: Option<crate::config::namespaces::martian::Modifier>,
+    /// Where received body sizes are added (backend metrics on).
+    sizes: Option<Arc<crate::metrics::BackendMetrics>>,
 }
 
 impl BackendProxy {
@@ -94,8 +96,17 @@ impl BackendProxy {
                     .http_cache
                     .map(crate::qos::http_cache::HttpCache::new),
                 martian: cfg.traffic.martian.clone(),
+                sizes: None,
             }),
         }
+    }
+
+    /// Adds each received body's size to `metrics` (start-up only, before any clone).
+    pub fn with_response_sizes(mut self, metrics: Arc<crate::metrics::BackendMetrics>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.sizes = Some(metrics);
+        }
+        self
     }
 }
 
@@ -230,6 +241,14 @@ impl Inner {
             let decompress = received.decompress;
             let (parts, incoming) = received.response.into_parts();
             let status = parts.status;
+            if let Some(m) = &self.sizes {
+                // Streamed through: the size the backend announced.
+                let announced = parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok());
+                m.series.add_bytes(announced.unwrap_or(0));
+            }
             let (headers, body) =
                 if decompress && parts.headers.contains_key(header::CONTENT_ENCODING) {
                     let (parts, bytes) = client::read_body(client::Received {
@@ -260,6 +279,9 @@ impl Inner {
         }
         let url = received.url.clone();
         let (mut parts, mut bytes) = client::read_body(received).await?;
+        if let Some(m) = &self.sizes {
+            m.series.add_bytes(bytes.len() as u64);
+        }
         if let Some(m) = &self.martian {
             crate::qos::martian::modify_response(m, &mut parts.headers, &mut bytes);
         }

@@ -2,6 +2,36 @@
 
 use std::time::Duration;
 
+/// Go's `time.Duration.String()`: `0s`, `850ns`, `612.375µs`, `1.5ms`, `2.25s`, `1m30s`,
+/// `2h0m0.5s`.
+pub fn format_go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    let fraction = |whole: u128, frac: u128, digits: usize, unit: &str| {
+        let frac = format!("{frac:0digits$}");
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            format!("{whole}{unit}")
+        } else {
+            format!("{whole}.{frac}{unit}")
+        }
+    };
+    match nanos {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => fraction(n / 1_000, n % 1_000, 3, "µs"),
+        n if n < 1_000_000_000 => fraction(n / 1_000_000, n % 1_000_000, 6, "ms"),
+        n => {
+            let secs = n / 1_000_000_000;
+            let seconds = fraction(secs % 60, n % 1_000_000_000, 9, "s");
+            match (secs / 3600, secs / 60 % 60) {
+                (0, 0) => seconds,
+                (0, m) => format!("{m}m{seconds}"),
+                (h, m) => format!("{h}h{m}m{seconds}"),
+            }
+        }
+    }
+}
+
 /// Parses a Go duration string. Negative durations are rejected: no setting accepts them.
 pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -54,6 +84,20 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_like_go_duration_string() {
+        let f = |n: u64| format_go_duration(Duration::from_nanos(n));
+        assert_eq!(f(0), "0s");
+        assert_eq!(f(850), "850ns");
+        assert_eq!(f(612_375), "612.375µs");
+        assert_eq!(f(1_000), "1µs");
+        assert_eq!(f(1_500_000), "1.5ms");
+        assert_eq!(f(2_250_000_000), "2.25s");
+        assert_eq!(f(90_000_000_000), "1m30s");
+        assert_eq!(f(7_200_500_000_000), "2h0m0.5s");
+        assert_eq!(f(3_600_000_000_000), "1h0m0s");
+    }
 
     #[test]
     fn parses_go_units() {

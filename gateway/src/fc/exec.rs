@@ -4,6 +4,8 @@
 use serde_json::Value;
 
 use super::funcs::{self, Helpers};
+use super::gofmt::{self, float};
+pub use super::gofmt::{display, type_name};
 use super::parse::{Arg, BranchKind, Node, Pipe, Trees};
 use super::TemplateError;
 
@@ -384,20 +386,34 @@ impl State<'_> {
 
 fn parse_number(n: &str) -> Option<Value> {
     let clean = n.replace('_', "");
+    // Integer constants are Go `int`s, others `float64`s.
     if let Ok(i) = clean.parse::<i64>() {
         return Some(Value::from(i));
     }
-    if let Some(h) = clean
-        .strip_prefix("0x")
-        .or_else(|| clean.strip_prefix("0X"))
-    {
-        return i64::from_str_radix(h, 16).ok().map(Value::from);
+    let (digits, negative) = match clean.strip_prefix('-') {
+        Some(rest) => (rest, true),
+        None => (clean.strip_prefix('+').unwrap_or(&clean), false),
+    };
+    let radix = [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ]
+    .iter()
+    .find_map(|(prefix, radix)| digits.strip_prefix(prefix).map(|d| (d, *radix)));
+    if let Some((d, radix)) = radix {
+        return i64::from_str_radix(d, radix)
+            .ok()
+            .map(|i| Value::from(if negative { -i } else { i }));
     }
     clean
         .parse::<f64>()
         .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map(Value::Number)
+        .filter(|f| f.is_finite())
+        .map(float)
 }
 
 /// Go's truth: false, 0, nil and empty strings, lists and maps are false.
@@ -412,59 +428,6 @@ pub fn truthy(v: &Value) -> bool {
     }
 }
 
-/// The Go type name of a JSON value, for messages.
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "<nil>",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "float64",
-        Value::String(_) => "string",
-        Value::Array(_) => "[]interface {}",
-        Value::Object(_) => "map[string]interface {}",
-    }
-}
-
-/// The value as Go's `fmt` `%v` prints it.
-pub fn display(v: &Value) -> String {
-    let mut s = String::new();
-    print_value(&mut s, v);
-    s
-}
-
 fn print_value(out: &mut String, v: &Value) {
-    print_inner(out, v, true);
-}
-
-fn print_inner(out: &mut String, v: &Value, top: bool) {
-    match v {
-        Value::Null if top => out.push_str("<no value>"),
-        Value::Null => out.push_str("<nil>"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => out.push_str(s),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, e) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                print_inner(out, e, false);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push_str("map[");
-            let mut kv: Vec<_> = m.iter().collect();
-            kv.sort_by(|a, b| a.0.cmp(b.0));
-            for (i, (k, e)) in kv.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(k);
-                out.push(':');
-                print_inner(out, e, false);
-            }
-            out.push(']');
-        }
-    }
+    gofmt::print_value(out, v, true);
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::exec::{display, truthy, type_name};
+use super::gofmt::{self, float, kind, Kind};
 
 /// State the helpers need: where `include` reads partials from.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +85,17 @@ const NAMES: &[&str] = &[
     "mod",
     "max",
     "min",
+    "addf",
+    "add1f",
+    "subf",
+    "mulf",
+    "divf",
+    "maxf",
+    "minf",
+    "floor",
+    "ceil",
+    "round",
+    "kindOf",
     "atoi",
     "int",
     "int64",
@@ -107,6 +119,19 @@ const NAMES: &[&str] = &[
     "toStrings",
     "b64enc",
     "b64dec",
+    "substr",
+    "trunc",
+    "abbrev",
+    "initials",
+    "plural",
+    "splitn",
+    "expandenv",
+    "dig",
+    "pluck",
+    "reverse",
+    "compact",
+    "without",
+    "deepEqual",
     // `krakend audit -f`: colours are never printed.
     "colored",
 ];
@@ -114,6 +139,8 @@ const NAMES: &[&str] = &[
 /// Whether `name` is a known function.
 pub fn exists(name: &str) -> bool {
     NAMES.contains(&name)
+        || super::regex::NAMES.contains(&name)
+        || super::dates::NAMES.contains(&name)
 }
 
 type R = Result<Value, String>;
@@ -146,14 +173,6 @@ fn int(v: &Value) -> Result<i64, String> {
     }
 }
 
-fn number(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-        Value::from(f as i64)
-    } else {
-        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
-    }
-}
-
 fn arity(name: &str, args: &[Value], n: usize) -> Result<(), String> {
     if args.len() == n {
         Ok(())
@@ -181,79 +200,75 @@ fn map_of(v: &Value) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// JSON with sorted keys, as Go's `encoding/json` writes maps.
+/// JSON as Go's `encoding/json` writes it: sorted map keys, Go's float format.
 pub fn to_json(v: &Value, indent: Option<&str>) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut kv: Vec<_> = m.iter().collect();
-                kv.sort_by(|a, b| a.0.cmp(b.0));
-                let mut out = Map::new();
-                for (k, e) in kv {
-                    out.insert(k.clone(), sorted(e));
-                }
-                Value::Object(out)
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    let v = sorted(v);
+    let v = gofmt::json_numbers(v);
     match indent {
         None => serde_json::to_string(&v).unwrap_or_default(),
         Some(_) => serde_json::to_string_pretty(&v).unwrap_or_default(),
     }
 }
 
-fn compare(name: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (Value::Number(_), Value::Number(_)) => num(a)?
-            .partial_cmp(&num(b)?)
-            .ok_or_else(|| "incomparable numbers".to_string()),
-        (Value::String(x), Value::String(y)) => Ok(x.cmp(y)),
-        (Value::Bool(x), Value::Bool(y)) if name == "eq" || name == "ne" => Ok(x.cmp(y)),
-        (Value::Null, Value::Null) if name == "eq" || name == "ne" => Ok(Ordering::Equal),
-        _ if name == "eq" || name == "ne" => Ok(if a == b {
-            Ordering::Equal
-        } else {
-            Ordering::Less
-        }),
-        _ => Err(format!(
-            "incompatible types for comparison: {} and {}",
+/// Go's `eq` for one pair: values of different basic kinds are an error unless one is nil.
+fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+    let (ka, kb) = (kind(a), kind(b));
+    if ka != kb {
+        if ka == Kind::Nil || kb == Kind::Nil {
+            return Ok(false);
+        }
+        return Err("incompatible types for comparison".into());
+    }
+    match ka {
+        Kind::Int | Kind::Float => Ok(num(a)? == num(b)?),
+        Kind::List | Kind::Map => Err(format!(
+            "non-comparable types {}: {}, {}: {}",
+            display(a),
             type_name(a),
-            type_name(b)
+            type_name(b),
+            display(b)
         )),
+        _ => Ok(a == b),
     }
 }
 
-fn printf(args: &[Value]) -> R {
-    let Some((fmt, rest)) = args.split_first() else {
-        return Err("printf needs a format".into());
-    };
-    let fmt = s(fmt);
-    let mut out = String::new();
-    let mut it = rest.iter();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('%') => out.push('%'),
-            Some(verb) => {
-                let v = it.next().cloned().unwrap_or(Value::Null);
-                match verb {
-                    'q' => out.push_str(&serde_json::to_string(&s(&v)).unwrap_or_default()),
-                    'd' => out.push_str(&int(&v)?.to_string()),
-                    _ => out.push_str(&s(&v)),
-                }
-            }
-            None => out.push_str("%!(NOVERB)"),
-        }
+/// Go's `lt` and friends: numbers and strings of one kind only.
+fn order(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+    let (ka, kb) = (kind(a), kind(b));
+    let basic = |k| matches!(k, Kind::Int | Kind::Float | Kind::String);
+    if !basic(ka) || !basic(kb) {
+        return Err("invalid type for comparison".into());
     }
-    Ok(Value::String(out))
+    if ka != kb {
+        return Err("incompatible types for comparison".into());
+    }
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Ok(x.cmp(y)),
+        _ => num(a)?
+            .partial_cmp(&num(b)?)
+            .ok_or_else(|| "incomparable numbers".to_string()),
+    }
+}
+
+/// Sprig's `toInt64` (via `cast`): numbers truncate, strings parse, anything else is 0.
+fn int64(v: &Value) -> i64 {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .unwrap_or_else(|| n.as_f64().unwrap_or(0.0) as i64),
+        Value::String(x) => x.trim().parse::<i64>().unwrap_or(0),
+        Value::Bool(b) => i64::from(*b),
+        _ => 0,
+    }
+}
+
+/// Sprig's `toFloat64`.
+fn float64(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        Value::String(x) => x.trim().parse::<f64>().unwrap_or(0.0),
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        _ => 0.0,
+    }
 }
 
 fn b64(input: &[u8]) -> String {
@@ -303,6 +318,12 @@ fn unb64(input: &str) -> String {
 impl Helpers {
     /// Calls function `name` with evaluated arguments (a piped value comes last).
     pub fn call(&self, name: &str, a: Vec<Value>) -> R {
+        if super::regex::NAMES.contains(&name) {
+            return super::regex::call(name, &a);
+        }
+        if super::dates::NAMES.contains(&name) {
+            return super::dates::call(name, &a);
+        }
         let a0 = a.first().cloned().unwrap_or(Value::Null);
         let a1 = a.get(1).cloned().unwrap_or(Value::Null);
         let last = a.last().cloned().unwrap_or(Value::Null);
@@ -353,37 +374,52 @@ impl Helpers {
                 Value::Array(items[from..to].to_vec())
             }
             "print" => {
-                // Go's Sprint: spaces only between operands that are not both strings.
+                // Go's Sprint: a space between operands when neither is a string.
                 let mut out = String::new();
                 for (i, v) in a.iter().enumerate() {
-                    if i > 0 && !(v.is_string() && a[i - 1].is_string()) {
+                    if i > 0 && !v.is_string() && !a[i - 1].is_string() {
                         out.push(' ');
                     }
-                    out.push_str(&s(v));
+                    out.push_str(&display(v));
                 }
                 Value::String(out)
             }
             "println" => Value::String(format!(
                 "{}\n",
-                a.iter().map(s).collect::<Vec<_>>().join(" ")
+                a.iter().map(display).collect::<Vec<_>>().join(" ")
             )),
-            "printf" => printf(&a)?,
+            "printf" => match a.split_first() {
+                Some((Value::String(format), rest)) => Value::String(gofmt::sprintf(format, rest)),
+                Some((other, _)) => {
+                    return Err(format!(
+                        "wrong type for value; expected string; got {}",
+                        type_name(other)
+                    ))
+                }
+                None => return Err("wrong number of args for printf: want at least 1 got 0".into()),
+            },
             "eq" => {
                 if a.len() < 2 {
                     return Err("missing argument for comparison".into());
                 }
                 let mut any = false;
                 for b in &a[1..] {
-                    any |= compare(name, &a0, b)? == std::cmp::Ordering::Equal;
+                    if equal(&a0, b)? {
+                        any = true;
+                        break;
+                    }
                 }
                 Value::Bool(any)
             }
-            "ne" | "lt" | "le" | "gt" | "ge" => {
+            "ne" => {
                 arity(name, &a, 2)?;
-                let o = compare(name, &a0, &a1)?;
+                Value::Bool(!equal(&a0, &a1)?)
+            }
+            "lt" | "le" | "gt" | "ge" => {
+                arity(name, &a, 2)?;
+                let o = order(&a0, &a1)?;
                 use std::cmp::Ordering::*;
                 Value::Bool(match name {
-                    "ne" => o != Equal,
                     "lt" => o == Less,
                     "le" => o != Greater,
                     "gt" => o == Greater,
@@ -399,7 +435,9 @@ impl Helpers {
                 Value::String(to_json(&a0, None))
             }
             "toPrettyJson" => Value::String(to_json(&a0, Some("  "))),
-            "fromJson" => serde_json::from_str(&s(&a0)).unwrap_or(Value::Null),
+            "fromJson" => serde_json::from_str(&s(&a0))
+                .map(gofmt::floats)
+                .unwrap_or(Value::Null),
             "include" => {
                 arity(name, &a, 1)?;
                 let file = s(&a0);
@@ -613,28 +651,26 @@ impl Helpers {
             }
             "has" => Value::Bool(list_of(&a1)?.contains(&a0)),
             "until" => Value::Array((0..int(&a0)?.max(0)).map(Value::from).collect()),
-            "add" => number(a.iter().map(num).sum::<Result<f64, _>>()?),
-            "add1" => number(num(&a0)? + 1.0),
-            "sub" => number(num(&a0)? - num(&a1)?),
-            "mul" => number(a.iter().map(num).product::<Result<f64, _>>()?),
-            "div" => {
-                let d = int(&a1)?;
+            // Sprig's integer arithmetic is int64 (floats truncate), the `*f` forms float64.
+            "add" => Value::from(a.iter().map(int64).fold(0i64, i64::wrapping_add)),
+            "add1" => Value::from(int64(&a0).wrapping_add(1)),
+            "sub" => Value::from(int64(&a0).wrapping_sub(int64(&a1))),
+            "mul" => Value::from(a.iter().map(int64).fold(1i64, i64::wrapping_mul)),
+            "div" | "mod" => {
+                let d = int64(&a1);
                 if d == 0 {
-                    return Err("integer divide by zero".into());
+                    return Err("runtime error: integer divide by zero".into());
                 }
-                Value::from(int(&a0)? / d)
-            }
-            "mod" => {
-                let d = int(&a1)?;
-                if d == 0 {
-                    return Err("integer divide by zero".into());
-                }
-                Value::from(int(&a0)? % d)
+                Value::from(if name == "div" {
+                    int64(&a0).wrapping_div(d)
+                } else {
+                    int64(&a0).wrapping_rem(d)
+                })
             }
             "max" | "min" => {
-                let mut best = int(&a0)?;
+                let mut best = int64(&a0);
                 for v in &a[1..] {
-                    let x = int(v)?;
+                    let x = int64(v);
                     best = if name == "max" {
                         best.max(x)
                     } else {
@@ -643,10 +679,125 @@ impl Helpers {
                 }
                 Value::from(best)
             }
-            "atoi" | "int" | "int64" => Value::from(int(&a0)?),
-            "float64" => number(num(&a0)?),
+            "addf" => float(a.iter().map(float64).sum()),
+            "add1f" => float(float64(&a0) + 1.0),
+            "subf" => float(
+                a.iter()
+                    .skip(1)
+                    .map(float64)
+                    .fold(float64(&a0), |x, y| x - y),
+            ),
+            "mulf" => float(a.iter().map(float64).product()),
+            "divf" => float(
+                a.iter()
+                    .skip(1)
+                    .map(float64)
+                    .fold(float64(&a0), |x, y| x / y),
+            ),
+            "maxf" => float(a.iter().map(float64).fold(f64::NEG_INFINITY, f64::max)),
+            "minf" => float(a.iter().map(float64).fold(f64::INFINITY, f64::min)),
+            "floor" => float(float64(&a0).floor()),
+            "ceil" => float(float64(&a0).ceil()),
+            "round" => {
+                let places = a.get(1).map_or(0, int64);
+                let scale = 10f64.powi(places as i32);
+                float((float64(&a0) * scale).round() / scale)
+            }
+            "atoi" => Value::from(s(&a0).trim().parse::<i64>().unwrap_or(0)),
+            "int" | "int64" => Value::from(int64(&a0)),
+            "float64" => float(float64(&a0)),
             "toString" | "colored" => Value::String(s(&a0)),
-            "kindIs" => Value::Bool(kind(&a1) == s(&a0)),
+            // Sprig's byte-indexed string cuts.
+            "substr" => {
+                let text = s(&a[2.min(a.len().saturating_sub(1))]);
+                let (start, end) = (int64(&a0), int64(&a1));
+                let len = text.len() as i64;
+                let (from, to) = if start < 0 {
+                    (0, end.clamp(0, len))
+                } else if end < 0 || end > len {
+                    (start.min(len), len)
+                } else {
+                    (start.min(end), end)
+                };
+                Value::String(byte_slice(&text, from as usize, to as usize))
+            }
+            "trunc" => {
+                let (c, text) = (int64(&a0), s(&a1));
+                let len = text.len() as i64;
+                Value::String(if c < 0 && len + c > 0 {
+                    byte_slice(&text, (len + c) as usize, len as usize)
+                } else if c >= 0 && len > c {
+                    byte_slice(&text, 0, c as usize)
+                } else {
+                    text
+                })
+            }
+            "abbrev" => {
+                let (width, text) = (int64(&a0), s(&a1));
+                Value::String(if width < 4 || text.len() as i64 <= width {
+                    text
+                } else {
+                    format!("{}...", byte_slice(&text, 0, (width - 3) as usize))
+                })
+            }
+            "initials" => Value::String(
+                s(&a0)
+                    .split_whitespace()
+                    .filter_map(|w| w.chars().next())
+                    .collect(),
+            ),
+            "plural" => {
+                arity(name, &a, 3)?;
+                if int64(&a[2]) == 1 {
+                    a0
+                } else {
+                    a1
+                }
+            }
+            "splitn" => {
+                let n = usize::try_from(int64(&a1)).unwrap_or(0);
+                let mut m = Map::new();
+                for (i, part) in s(&a[2.min(a.len() - 1)]).splitn(n, &s(&a0)).enumerate() {
+                    m.insert(format!("_{i}"), Value::String(part.into()));
+                }
+                Value::Object(m)
+            }
+            "expandenv" => Value::String(expand_env(&s(&a0))),
+            "dig" => {
+                // dig "k1" "k2" ... default dict
+                if a.len() < 3 {
+                    return Err("dig needs keys, a default and a dict".into());
+                }
+                let (keys, rest) = a.split_at(a.len() - 2);
+                let mut v = last.clone();
+                for k in keys {
+                    v = match map_of(&v)?.get(&s(k)) {
+                        Some(next) => next.clone(),
+                        None => return Ok(rest[0].clone()),
+                    };
+                }
+                v
+            }
+            "pluck" => Value::Array(
+                a[1..]
+                    .iter()
+                    .filter_map(|d| d.as_object().and_then(|m| m.get(&s(&a0))).cloned())
+                    .collect(),
+            ),
+            "reverse" => Value::Array(list_of(&a0)?.into_iter().rev().collect()),
+            "compact" => Value::Array(list_of(&a0)?.into_iter().filter(truthy).collect()),
+            "without" => Value::Array(
+                list_of(&a0)?
+                    .into_iter()
+                    .filter(|v| !a[1..].contains(v))
+                    .collect(),
+            ),
+            "deepEqual" => {
+                arity(name, &a, 2)?;
+                Value::Bool(a0 == a1)
+            }
+            "kindIs" => Value::Bool(kind_name(&a1) == s(&a0)),
+            "kindOf" => Value::String(kind_name(&a0).to_string()),
             "typeOf" => Value::String(type_name(&a0).to_string()),
             "b64enc" => Value::String(b64(s(&a0).as_bytes())),
             "b64dec" => Value::String(unb64(&s(&a0))),
@@ -658,14 +809,50 @@ impl Helpers {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "invalid",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "float64",
-        Value::String(_) => "string",
-        Value::Array(_) => "slice",
-        Value::Object(_) => "map",
+/// `text[from..to]` by bytes, as Go slices strings (a cut inside a character is lossy).
+fn byte_slice(text: &str, from: usize, to: usize) -> String {
+    let bytes = text.as_bytes();
+    String::from_utf8_lossy(
+        &bytes[from.min(bytes.len())..to.min(bytes.len()).max(from.min(bytes.len()))],
+    )
+    .into_owned()
+}
+
+/// Go's `os.ExpandEnv`: `$NAME` and `${NAME}` replaced by the variable (empty when unset).
+fn expand_env(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, used) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                None => ("", 1),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        out.push_str(&std::env::var(name).unwrap_or_default());
+        rest = &after[used.min(after.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `reflect.Kind` names, as Sprig's `kindOf` prints them.
+fn kind_name(v: &Value) -> &'static str {
+    match kind(v) {
+        Kind::Nil => "invalid",
+        Kind::Bool => "bool",
+        Kind::Int => "int",
+        Kind::Float => "float64",
+        Kind::String => "string",
+        Kind::List => "slice",
+        Kind::Map => "map",
     }
 }
 

@@ -11,10 +11,13 @@
 //! Unlike KrakenD, which logs a template error and falls back to the raw file, a template
 //! error stops the load with the template's file, line and message.
 
+mod dates;
 mod exec;
 mod funcs;
+mod gofmt;
 mod lex;
 mod parse;
+mod regex;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,7 @@ use serde_json::{Map, Value};
 
 pub use exec::Engine;
 pub use funcs::Helpers;
+pub use gofmt::quote as go_quote;
 
 /// A template syntax or execution error, located like Go's (`template: file:line: msg`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,7 +174,8 @@ pub fn load_settings(dir: &Path) -> Result<Value, FcError> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        data.insert(name, value);
+        // Go decodes JSON numbers into `interface{}` as float64.
+        data.insert(name, gofmt::floats(value));
     }
     Ok(Value::Object(data))
 }
