@@ -201,16 +201,21 @@ fn ensure_rust_targets(arches: &[Arch]) -> Result<()> {
 fn c_toolchain(arch: Arch) -> Vec<(String, String)> {
     let (compiler, archiver, package) = match arch {
         Arch::Amd64 => ("musl-gcc", "ar", "musl-tools"),
+        // Debian's musl cross wrapper: aarch64-linux-gnu-gcc with musl's own headers and
+        // specs, so C code (ring, mimalloc) never sees glibc-only symbols.
         Arch::Arm64 => (
-            "aarch64-linux-gnu-gcc",
+            "aarch64-linux-musl-gcc",
             "aarch64-linux-gnu-ar",
-            "gcc-aarch64-linux-gnu",
+            "musl-dev:arm64",
         ),
     };
     if !on_path(compiler) {
         eprintln!(
             "==> {compiler} missing: apt-get install {package} (needed for crates with C code)"
         );
+        if arch == Arch::Arm64 {
+            add_foreign_architecture("arm64");
+        }
         let installed = Command::new("apt-get")
             .args(["install", "-y", "-qq", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -230,6 +235,30 @@ fn c_toolchain(arch: Arch) -> Vec<(String, String)> {
         (format!("CC_{suffix}"), compiler.to_string()),
         (format!("AR_{suffix}"), archiver.to_string()),
     ]
+}
+
+/// `dpkg --add-architecture ARCH` and a package list refresh, when ARCH is not known yet.
+fn add_foreign_architecture(arch: &str) {
+    let known = Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == arch)
+        })
+        .unwrap_or(false);
+    if known {
+        return;
+    }
+    eprintln!("==> dpkg --add-architecture {arch} && apt-get update");
+    let added = Command::new("dpkg")
+        .args(["--add-architecture", arch])
+        .status()
+        .is_ok_and(|s| s.success());
+    if added {
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+    }
 }
 
 fn on_path(program: &str) -> bool {
