@@ -268,6 +268,7 @@ fn run(args: RunArgs) -> ExitCode {
         let settings = ServerSettings {
             read_header_timeout: cfg.read_header_timeout,
             max_header_bytes: cfg.max_header_bytes,
+            h2c: cfg.use_h2c,
             shutdown_grace: shutdown_grace(&cfg),
             write_timeout: cfg.write_timeout,
             tls,

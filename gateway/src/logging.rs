@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Level, Subscriber};
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
@@ -26,6 +26,11 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::namespaces::logging::{LogFormat, LoggingOptions};
+
+/// Lines the non-blocking writer holds before it drops (and counts) new ones. The channel is
+/// allocated up front: tracing-appender's default of 128,000 lines costs 4 MB of resident
+/// memory; 16,384 lines (0.5 MB) still absorb about a second of access log at peak load.
+const BUFFERED_LINES: usize = 16_384;
 
 /// Keeps the background log writer alive; dropping it flushes pending lines.
 #[must_use = "dropping the guard stops the log writer"]
@@ -53,10 +58,11 @@ pub fn init(options: Option<&LoggingOptions>, access_log: bool) -> LogGuard {
     };
     let line = LineFormat::from_options(options);
     let mut guards = Vec::new();
+    let buffered = || NonBlockingBuilder::default().buffered_lines_limit(BUFFERED_LINES);
     let (writer, guard) = if options.is_some_and(|o| o.stdout) {
-        tracing_appender::non_blocking(std::io::stdout())
+        buffered().finish(std::io::stdout())
     } else {
-        tracing_appender::non_blocking(std::io::stderr())
+        buffered().finish(std::io::stderr())
     };
     guards.push(guard);
     let console = tracing_subscriber::fmt::layer()
@@ -86,7 +92,7 @@ pub fn init(options: Option<&LoggingOptions>, access_log: bool) -> LogGuard {
     };
     // gin writes its access log to stdout, apart from the application log.
     let access = access_log.then(|| {
-        let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+        let (writer, guard) = buffered().finish(std::io::stdout());
         guards.push(guard);
         tracing_subscriber::fmt::layer()
             .event_format(line.clone())

@@ -1,6 +1,12 @@
 //! The `krakend` (also `cephalo`) command line.
 #![forbid(unsafe_code)]
 
+/// mimalloc instead of the C library's allocator: faster per request than glibc's, and much
+/// faster than musl's, which the static release binaries would otherwise use.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     gateway::cli::main()
 }

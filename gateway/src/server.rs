@@ -23,6 +23,10 @@ pub struct ServerSettings {
     pub read_header_timeout: Option<Duration>,
     /// `max_header_bytes`.
     pub max_header_bytes: Option<usize>,
+    /// `use_h2c`: accept cleartext HTTP/2 beside HTTP/1.1. Off (KrakenD's default), plain
+    /// connections are served by the HTTP/1.1 state machine alone: no protocol sniffing, a
+    /// smaller per-connection task.
+    pub h2c: bool,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_grace: Duration,
     /// `write_timeout`: a request not answered within it has its connection dropped, as Go does.
@@ -45,17 +49,8 @@ pub async fn serve(
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
-    {
-        let mut h1 = builder.http1();
-        h1.title_case_headers(true).timer(TokioTimer::new());
-        if let Some(t) = settings.read_header_timeout {
-            h1.header_read_timeout(t);
-        }
-        if let Some(n) = settings.max_header_bytes {
-            h1.max_buf_size(n.max(8192));
-        }
-    }
+    let builder = auto_builder(&settings);
+    let h1_only = http1_builder(&settings);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -85,8 +80,17 @@ pub async fn serve(
                     }
                 });
                 match &settings.tls {
+                    None if !settings.h2c => {
+                        let conn = graceful.watch(h1_only.serve_connection(TokioIo::new(stream), svc));
+                        tokio::spawn(async move {
+                            let _open = open;
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, %remote, "connection ended with an error");
+                            }
+                        });
+                    }
                     None => {
-                        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                        let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
                             let _open = open;
@@ -108,7 +112,7 @@ pub async fn serve(
                                     return;
                                 }
                             };
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
                             if let Err(e) = watcher.watch(conn.into_owned()).await {
                                 tracing::debug!(error = %e, %remote, "connection ended with an error");
                             }
@@ -125,6 +129,34 @@ pub async fn serve(
         Err(_) => tracing::warn!("shutdown grace period elapsed with requests still running"),
     }
     Ok(())
+}
+
+/// Applies the service's HTTP/1.1 settings to either builder kind (they share the method names,
+/// not a trait).
+macro_rules! http1_settings {
+    ($h1:expr, $settings:expr) => {{
+        $h1.title_case_headers(true).timer(TokioTimer::new());
+        if let Some(t) = $settings.read_header_timeout {
+            $h1.header_read_timeout(t);
+        }
+        if let Some(n) = $settings.max_header_bytes {
+            $h1.max_buf_size(n.max(8192));
+        }
+    }};
+}
+
+/// HTTP/1.1 and HTTP/2 by sniffing the preface: h2c, and TLS connections.
+fn auto_builder(settings: &ServerSettings) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    http1_settings!(builder.http1(), settings);
+    builder
+}
+
+/// HTTP/1.1 only.
+fn http1_builder(settings: &ServerSettings) -> hyper::server::conn::http1::Builder {
+    let mut h1 = hyper::server::conn::http1::Builder::new();
+    http1_settings!(h1, settings);
+    h1
 }
 
 /// Resolves on SIGTERM or SIGINT, logging which one.

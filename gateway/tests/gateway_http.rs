@@ -197,3 +197,47 @@ fn echo_endpoint_and_disabled_health() {
     assert_eq!(v["req_headers"]["X-Test"], json!(["1"]));
     assert_eq!(v["req_uri_details"]["query"], json!("a=1&b=2"));
 }
+
+/// `use_h2c: true` adds cleartext HTTP/2 (prior knowledge) beside HTTP/1.1; without it the
+/// port speaks HTTP/1.1 only, as KrakenD's.
+#[test]
+fn h2c_only_with_use_h2c() {
+    let backend = start_backend();
+    let base = config(backend);
+    let plain = Gateway::start(&base);
+    let h2c =
+        Gateway::start(&base.replacen("\"version\": 3,", "\"version\": 3, \"use_h2c\": true,", 1));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(h2_get(h2c.port, "/merge/5")), Ok(200));
+    let refused = rt.block_on(h2_get(plain.port, "/merge/5"));
+    assert!(refused.is_err(), "HTTP/2 without use_h2c: {refused:?}");
+    assert_eq!(h2c.request("GET", "/merge/5", &[], "").status, 200);
+    assert_eq!(plain.request("GET", "/merge/5", &[], "").status, 200);
+}
+
+/// One HTTP/2 prior-knowledge GET; the status, or why it failed.
+async fn h2_get(port: u16, path: &str) -> Result<u16, String> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let request = http::Request::get(format!("http://127.0.0.1:{port}{path}"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        send.send_request(request),
+    )
+    .await
+    .map_err(|_| "timed out".to_string())?
+    .map_err(|e| e.to_string())?;
+    Ok(response.status().as_u16())
+}

@@ -71,6 +71,36 @@ pub struct Args {
     no_install: bool,
 }
 
+/// What one measured load run gave.
+struct Measured {
+    result: loadgen::LoadResult,
+    /// The load generator's share of its core.
+    client_cpu: Option<f64>,
+    /// The contender's CPU µs per request.
+    server_cpu_us: Option<f64>,
+}
+
+/// Runs `load`, reading the contender's CPU time (process tree of `pid`) around it.
+fn measured_with_server_cpu(
+    pid: u32,
+    load: impl FnOnce() -> Result<(loadgen::LoadResult, Option<f64>)>,
+) -> Result<Measured> {
+    let before = process::tree_cpu_ticks(pid);
+    let (result, client_cpu) = load()?;
+    let after = process::tree_cpu_ticks(pid);
+    let server_cpu_us = match (before, after) {
+        (Some(b), Some(a)) if result.requests > 0 => Some(
+            a.saturating_sub(b) as f64 / process::TICKS_PER_SECOND * 1e6 / result.requests as f64,
+        ),
+        _ => None,
+    };
+    Ok(Measured {
+        result,
+        client_cpu,
+        server_cpu_us,
+    })
+}
+
 /// Everything a scenario needs while it runs.
 struct Bench {
     setup: Setup,
@@ -379,7 +409,7 @@ impl Bench {
         contender: Contender,
         path: &str,
         load: Load,
-        measure: impl FnOnce(&Self, &str) -> Result<(loadgen::LoadResult, Option<f64>)>,
+        measure: impl FnOnce(&Self, &str, u32) -> Result<Measured>,
     ) {
         let mut run = Run {
             scenario: scenario.into(),
@@ -389,6 +419,7 @@ impl Bench {
             result: None,
             client_cpu: None,
             peak_rss_kib: None,
+            server_cpu_us: None,
             note: None,
             rounds: Vec::new(),
         };
@@ -422,9 +453,15 @@ impl Bench {
                 answer.status
             );
             let url = format!("http://127.0.0.1:{}{path}", server.port);
-            let (result, cpu) = measure(self, &url)?;
-            run.peak_rss_kib = process::tree_kib(server.pid(&self.backend), "VmHWM");
-            run.client_cpu = cpu;
+            let pid = server.pid(&self.backend);
+            let Measured {
+                result,
+                client_cpu,
+                server_cpu_us,
+            } = measure(self, &url, pid)?;
+            run.peak_rss_kib = process::tree_kib(pid, "VmHWM");
+            run.client_cpu = client_cpu;
+            run.server_cpu_us = server_cpu_us;
             eprintln!(
                 "bench: [{scenario}] {contender} {path}: {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {} errors",
                 result.rps, result.p50_us, result.p99_us, result.errors
@@ -454,7 +491,7 @@ impl Bench {
             contender,
             path,
             Load::Peak { connections },
-            |bench, url| {
+            |bench, url, pid| {
                 let wrk = |duration| Wrk {
                     cpu: CLIENT_CPU,
                     script: &bench.wrk_script,
@@ -464,7 +501,7 @@ impl Bench {
                 if !bench.warmup.is_zero() {
                     wrk(bench.warmup).run(url)?;
                 }
-                wrk(bench.duration).run(url)
+                measured_with_server_cpu(pid, || wrk(bench.duration).run(url))
             },
         );
     }
@@ -486,7 +523,7 @@ impl Bench {
             contender,
             path,
             Load::FixedRate { connections, rate },
-            |bench, url| {
+            |bench, url, pid| {
                 if !bench.warmup.is_zero() {
                     let wrk = Wrk {
                         cpu: CLIENT_CPU,
@@ -496,13 +533,15 @@ impl Bench {
                     };
                     wrk.run(url)?;
                 }
-                Oha {
-                    cpu: CLIENT_CPU,
-                    connections,
-                    rate,
-                    duration: bench.duration,
-                }
-                .run(url)
+                measured_with_server_cpu(pid, || {
+                    Oha {
+                        cpu: CLIENT_CPU,
+                        connections,
+                        rate,
+                        duration: bench.duration,
+                    }
+                    .run(url)
+                })
             },
         );
     }

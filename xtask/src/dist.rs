@@ -2,12 +2,12 @@
 //! architecture, and the release tarballs (`./usr/bin/krakend`, `./etc/krakend/krakend.json`,
 //! as upstream ships them) with `SHA512SUMS`, under `<target>/dist/`.
 //!
-//! C code (`ring`, the vendored Lua of `mlua`) cross-compiles with Debian's toolchains,
-//! installed with apt-get when missing: `musl-tools` (`musl-gcc`) for x86_64 and
-//! `gcc-aarch64-linux-gnu` for aarch64. That aarch64 compiler has no musl headers (it finds
-//! the host's glibc headers, or glibc's arm64 ones, whose symbols such as `__isoc99_fscanf`
-//! musl does not have): aarch64 C code is therefore compiled against musl's own headers (Debian's
-//! `musl-dev:arm64`, unpacked under `<target>/musl-sysroot/arm64`) with `-nostdinc`.
+//! C code (`ring`, mimalloc, the vendored Lua of `mlua`) cross-compiles with Debian's musl
+//! compiler wrappers, installed with apt-get when missing: `musl-gcc` (`musl-tools`) for
+//! x86_64 and `aarch64-linux-musl-gcc` (`musl-dev:arm64`, after `dpkg --add-architecture
+//! arm64`) for aarch64. The plain `aarch64-linux-gnu-gcc` would not do: it compiles against
+//! glibc's headers (or the host's, on a fresh machine), whose symbols such as
+//! `__isoc99_fscanf` musl does not have.
 //! Rust code for aarch64 links with rust-lld (`.cargo/config.toml`). `--cross` uses
 //! cross-rs instead, where its container images can be pulled.
 
@@ -205,16 +205,23 @@ fn ensure_rust_targets(arches: &[Arch]) -> Result<()> {
 fn c_toolchain(arch: Arch) -> Vec<(String, String)> {
     let (compiler, archiver, package) = match arch {
         Arch::Amd64 => ("musl-gcc", "ar", "musl-tools"),
+        // Debian's musl cross wrapper: aarch64-linux-gnu-gcc with musl's own headers and
+        // specs, so C code (ring, mimalloc) never sees glibc-only symbols.
         Arch::Arm64 => (
-            "aarch64-linux-gnu-gcc",
+            "aarch64-linux-musl-gcc",
             "aarch64-linux-gnu-ar",
-            "gcc-aarch64-linux-gnu",
+            "musl-dev:arm64",
         ),
     };
     if !on_path(compiler) {
         eprintln!(
             "==> {compiler} missing: apt-get install {package} (needed for crates with C code)"
         );
+        if arch == Arch::Arm64 {
+            if let Err(e) = crate::image::debs::ensure_foreign_arches(&[Arch::Arm64]) {
+                eprintln!("    warning: {e:#}");
+            }
+        }
         let installed = Command::new("apt-get")
             .args(["install", "-y", "-qq", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -230,78 +237,10 @@ fn c_toolchain(arch: Arch) -> Vec<(String, String)> {
         }
     }
     let suffix = arch.rust_target().replace('-', "_");
-    let mut vars = vec![
+    vec![
         (format!("CC_{suffix}"), compiler.to_string()),
         (format!("AR_{suffix}"), archiver.to_string()),
-    ];
-    if arch == Arch::Arm64 {
-        match musl_include_flags(compiler) {
-            Ok(flags) => vars.push((format!("CFLAGS_{suffix}"), flags)),
-            Err(e) => eprintln!(
-                "    warning: no musl headers for aarch64 ({e:#}); C code calling libc may not link"
-            ),
-        }
-    }
-    vars
-}
-
-/// Where Debian's `musl-dev:arm64` is unpacked.
-fn musl_sysroot() -> PathBuf {
-    project::target_dir().join("musl-sysroot").join("arm64")
-}
-
-/// `-nostdinc -isystem <musl headers> -isystem <the compiler's own headers>`: libc comes
-/// from musl, `stddef.h`/`stdarg.h`... from the compiler. Downloads and unpacks
-/// `musl-dev:arm64` the first time (adding the arm64 architecture to dpkg if needed).
-fn musl_include_flags(compiler: &str) -> Result<String> {
-    let sysroot = musl_sysroot();
-    let include = sysroot.join("usr/include/aarch64-linux-musl");
-    if !include.join("stdio.h").is_file() {
-        eprintln!("==> musl headers for aarch64: apt-get download musl-dev:arm64");
-        crate::image::debs::ensure_foreign_arches(&[Arch::Arm64])?;
-        let download = project::target_dir().join("musl-sysroot").join("download");
-        fs::create_dir_all(&download)?;
-        let status = Command::new("apt-get")
-            .args(["download", "-q", "musl-dev:arm64"])
-            .current_dir(&download)
-            .status()
-            .context("running apt-get download musl-dev:arm64")?;
-        ensure!(status.success(), "apt-get download musl-dev:arm64 failed");
-        let deb = fs::read_dir(&download)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("musl-dev_") && n.ends_with("_arm64.deb"))
-            })
-            .context("apt-get download wrote no musl-dev_*_arm64.deb")?;
-        fs::create_dir_all(&sysroot)?;
-        let status = Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(&deb)
-            .arg(&sysroot)
-            .status()
-            .context("running dpkg-deb -x")?;
-        ensure!(status.success(), "dpkg-deb -x {} failed", deb.display());
-        ensure!(
-            include.join("stdio.h").is_file(),
-            "{} has no stdio.h after unpacking musl-dev:arm64",
-            include.display()
-        );
-    }
-    let out = Command::new(compiler)
-        .arg("-print-file-name=include")
-        .output()
-        .with_context(|| format!("running {compiler} -print-file-name=include"))?;
-    let builtin = String::from_utf8(out.stdout)?.trim().to_string();
-    ensure!(
-        Path::new(&builtin).join("stddef.h").is_file(),
-        "{compiler} reports no built-in include directory ({builtin:?})"
-    );
-    Ok(format!(
-        "-nostdinc -isystem {} -isystem {builtin}",
-        include.display()
-    ))
+    ]
 }
 
 fn on_path(program: &str) -> bool {

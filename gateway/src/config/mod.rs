@@ -347,6 +347,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         max_header_bytes: w
             .unsigned(root, "max_header_bytes", "", u32::MAX as u64)
             .map(|n| n as usize),
+        use_h2c: w.boolean(root, "use_h2c", "").unwrap_or(false),
         host,
         echo_endpoint: w.boolean(root, "echo_endpoint", "").unwrap_or(false),
         debug_endpoint: w.boolean(root, "debug_endpoint", "").unwrap_or(false),

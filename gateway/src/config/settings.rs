@@ -45,6 +45,8 @@ pub struct ServiceConfig {
     pub read_header_timeout: Option<Duration>,
     /// `max_header_bytes`.
     pub max_header_bytes: Option<usize>,
+    /// `use_h2c`: also accept HTTP/2 without TLS (prior knowledge); HTTP/1.1 only otherwise.
+    pub use_h2c: bool,
     /// Default backend hosts (`host`).
     pub host: Vec<String>,
     /// `echo_endpoint`.

@@ -361,6 +361,7 @@ pub(crate) mod tests {
             result: Some(result(rps, 500.0, 2000.0)),
             client_cpu: Some(0.5),
             peak_rss_kib: Some(8000),
+            server_cpu_us: Some(20.0),
             note: None,
             rounds: Vec::new(),
         }

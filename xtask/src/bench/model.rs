@@ -115,6 +115,10 @@ pub struct Run {
     pub client_cpu: Option<f64>,
     /// The contender's peak RSS (VmHWM summed over its processes) at the end, KiB.
     pub peak_rss_kib: Option<u64>,
+    /// The contender's CPU time (user + system, all its processes) per request of the
+    /// measured load, µs: unlike req/s, this hardly moves when other work shares the machine.
+    #[serde(default)]
+    pub server_cpu_us: Option<f64>,
     pub note: Option<String>,
     /// Every round's figure (req/s for peak runs, p99 µs for fixed-rate runs); `result` is
     /// the median round's.

@@ -187,6 +187,15 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     parse_stat_ticks(&text)
 }
 
+/// CPU time of `pid` and all its descendants, in clock ticks.
+pub fn tree_cpu_ticks(pid: u32) -> Option<u64> {
+    let mut total = cpu_ticks(pid)?;
+    for child in descendants(pid) {
+        total += cpu_ticks(child).unwrap_or(0);
+    }
+    Some(total)
+}
+
 /// Parses utime + stime out of a `/proc/<pid>/stat` line (fields 14 and 15).
 pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.

@@ -148,13 +148,17 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(md, "{}\n", scenario_blurb(scenario));
         let _ = writeln!(
             md,
-            "| contender | path | load | req/s | p50 | p99 | p99.9 | errors | peak RSS | vs direct | vs nginx | client CPU |\n\
-             | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| contender | path | load | req/s | p50 | p99 | p99.9 | errors | peak RSS | CPU/req | vs direct | vs nginx | client CPU |\n\
+             | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for run in report.runs.iter().filter(|r| r.scenario == scenario) {
             let rss = run
                 .peak_rss_kib
                 .map(|k| format!("{:.1} MB", kib_to_mb(k)))
+                .unwrap_or("—".into());
+            let server_cpu = run
+                .server_cpu_us
+                .map(|us| format!("{us:.1} µs"))
                 .unwrap_or("—".into());
             let cpu = run
                 .client_cpu
@@ -164,7 +168,7 @@ pub fn markdown(report: &Report) -> String {
                 Some(r) => {
                     let _ = writeln!(
                         md,
-                        "| {} | `{}` | {} | {} | {} | {} | {} | {} | {rss} | {} | {} | {cpu} |",
+                        "| {} | `{}` | {} | {} | {} | {} | {} | {} | {rss} | {server_cpu} | {} | {} | {cpu} |",
                         run.contender,
                         run.path,
                         load_cell(&run.load),
@@ -181,7 +185,7 @@ pub fn markdown(report: &Report) -> String {
                     let note = run.note.as_deref().unwrap_or("no result");
                     let _ = writeln!(
                         md,
-                        "| {} | `{}` | {} | {note} | | | | | | | | |",
+                        "| {} | `{}` | {} | {note} | | | | | | | | | |",
                         run.contender,
                         run.path,
                         load_cell(&run.load)
@@ -323,9 +327,9 @@ mod tests {
     fn tables_carry_figures_ratios_flags_and_verdicts() {
         let md = markdown(&sample());
         assert!(md.contains("at `0123456789ab`"), "short commit");
-        assert!(md.contains("| cephalo | `/` | peak, 64 conns | 50000 | 500 µs | 2000 µs | 4000 µs | 0 | 8.2 MB | 0.50× | 1.25× | 50 % |"), "{md}");
+        assert!(md.contains("| cephalo | `/` | peak, 64 conns | 50000 | 500 µs | 2000 µs | 4000 µs | 0 | 8.2 MB | 20.0 µs | 0.50× | 1.25× | 50 % |"), "{md}");
         // nginx and haproxy are within 3 %: their ratio is withheld and the pair is named.
-        assert!(md.contains("| nginx | `/` | peak, 64 conns | 40000 | 500 µs | 2000 µs | 4000 µs | 0 | 8.2 MB | 0.40× | 1.00× |"), "{md}");
+        assert!(md.contains("| nginx | `/` | peak, 64 conns | 40000 | 500 µs | 2000 µs | 4000 µs | 0 | 8.2 MB | 20.0 µs | 0.40× | 1.00× |"), "{md}");
         assert!(
             !md.contains("client-bound"),
             "nginx and haproxy are close but far below direct"
