@@ -375,7 +375,7 @@ mod tests {
         let md = markdown(&report);
         assert!(md.contains("direct and cephalo are within 2.0 %"), "{md}");
         assert!(
-            md.contains("| 8.2 MB | client-bound? | client-bound? | 50 % |"),
+            md.contains("| 8.2 MB | 20.0 µs | client-bound? | client-bound? | 50 % |"),
             "{md}"
         );
         assert!(
