@@ -1,6 +1,6 @@
 //! In-process benchmarks of the gateway's hot path, in the shape of Lura's (KrakenD core)
 //! published benchmarks: request building, response decode and manipulation, merge, and the
-//! whole endpoint pipeline over in-memory backends (no sockets).
+//! whole endpoint pipeline over in-memory backends (no sockets), also with a Lua proxy layer.
 //!
 //! Besides criterion's time per operation, every benchmark prints the heap allocations per
 //! operation, counted by a global allocator wrapper in this binary.
@@ -58,6 +58,12 @@ fn service() -> config::ServiceConfig {
         r#"{{"version": 3, "endpoints": [
           {{"endpoint": "/manipulations/{{id}}", "backend": [{BACKENDS}]}},
           {{"endpoint": "/one/{{id}}", "backend": [
+            {{"url_pattern": "/users/{{id}}", "host": ["http://127.0.0.1:8081"],
+              "allow": ["id", "name", "address"], "mapping": {{"name": "full_name"}}}}]}},
+          {{"endpoint": "/lua/{{id}}", "extra_config": {{"modifier/lua-proxy": {{
+              "pre": "local r = request.load(); r:headers('X-Lua', 'yes')",
+              "post": "local d = response.load():data(); d:set('lua', d:get('full_name'))"}}}},
+            "backend": [
             {{"url_pattern": "/users/{{id}}", "host": ["http://127.0.0.1:8081"],
               "allow": ["id", "name", "address"], "mapping": {{"name": "full_name"}}}}]}},
           {{"endpoint": "/three/{{id}}", "backend": [
@@ -221,10 +227,14 @@ fn bench_pipeline(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let mut group = c.benchmark_group("pipeline");
-    for (name, path) in [("1 backend", "/one/{id}"), ("3 backends", "/three/{id}")] {
+    for (name, path) in [
+        ("1 backend", "/one/{id}"),
+        ("1 backend + lua-proxy pre and post", "/lua/{id}"),
+        ("3 backends", "/three/{id}"),
+    ] {
         let cfg = endpoint(&svc, path);
         let children: Vec<SharedProxy> = cfg.backends.iter().map(in_memory_backend).collect();
-        let proxy: SharedProxy = if children.len() == 1 {
+        let mut proxy: SharedProxy = if children.len() == 1 {
             children.into_iter().next().expect("one")
         } else {
             Arc::new(ParallelMerge::new(
@@ -232,6 +242,9 @@ fn bench_pipeline(c: &mut Criterion) {
                 gateway::proxy::merge::merge_deadline(cfg.timeout),
             ))
         };
+        if let Some(lua) = &cfg.traffic.lua_proxy {
+            proxy = gateway::lua::wrap_proxy(lua, cfg.timeout, proxy);
+        }
         let endpoint = Endpoint::new(
             cfg,
             proxy,
@@ -242,6 +255,14 @@ fn bench_pipeline(c: &mut Criterion) {
         let serve = || runtime.block_on(endpoint.handle(client_request("/x/42")));
         let response = serve();
         assert_eq!(response.status(), 200, "{name} answers 200");
+        if cfg.traffic.lua_proxy.is_some() {
+            let body = runtime
+                .block_on(http_body_util::BodyExt::collect(response.into_body()))
+                .expect("body")
+                .to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            assert!(text.contains(r#""lua":"#), "the post script ran: {text}");
+        }
         group.bench_function(name, |b| b.iter(|| black_box(serve())));
         report_allocations(&format!("pipeline/{name}"), || {
             black_box(serve());
