@@ -102,7 +102,7 @@ impl Gateway {
                 add(&mut router, m, "/__echo/*", Handler::Echo);
             }
         }
-        let client = match HttpClient::new(&cfg.client_tls) {
+        let client = match HttpClient::new(&cfg.client_tls, &cfg.transport) {
             Ok(c) => c,
             Err(e) => {
                 conflicts.push(format!("client_tls: {e}"));

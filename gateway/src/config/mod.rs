@@ -9,6 +9,7 @@ pub mod error;
 pub mod namespaces;
 pub mod pattern;
 pub mod settings;
+pub mod transport;
 pub mod walk;
 
 use std::collections::HashMap;
@@ -260,6 +261,14 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
                 .unwrap_or(false),
         })
         .unwrap_or_default();
+    let mut client_tls = client_tls;
+    // The deprecated root-level flag still works in KrakenD (moved into `client_tls`).
+    if w.boolean(root, "allow_insecure_connections", "")
+        .unwrap_or(false)
+    {
+        client_tls.allow_insecure_connections = true;
+    }
+    let backend_transport = transport::parse(root, w);
 
     let mut router_opts = router::RouterOptions::default();
     let mut logging_opts = None;
@@ -354,6 +363,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         disable_rest: w.boolean(root, "disable_rest", "").unwrap_or(false),
         tls,
         client_tls,
+        transport: backend_transport,
         router: router_opts,
         logging: logging_opts,
         security: security_opts,
