@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
 use crate::builtin;
+use crate::config::namespaces::router::ErrorBodies;
 use crate::config::pattern::RoutePattern;
 use crate::config::ServiceConfig;
 use crate::endpoint::{ClientRequest, Endpoint};
@@ -34,6 +35,7 @@ pub struct Gateway {
     access_log: bool,
     skip_paths: Vec<String>,
     check_params: bool,
+    error_body: ErrorBodies,
     guards: ServiceGuards,
 }
 
@@ -165,6 +167,7 @@ impl Gateway {
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
                 check_params: !cfg.router.disable_path_decoding,
+                error_body: cfg.router.error_body.clone(),
                 guards: ServiceGuards::new(
                     &cfg.security,
                     cfg.tls.as_ref().is_some_and(|t| !t.disabled),
@@ -282,8 +285,13 @@ impl Gateway {
                 };
                 builtin::redirect(&method, &location)
             }
-            Lookup::MethodNotAllowed(allowed) => builtin::method_not_allowed(&allowed),
-            Lookup::NotFound => builtin::not_found(),
+            Lookup::MethodNotAllowed(allowed) => builtin::with_error_body(
+                builtin::method_not_allowed(&allowed),
+                self.error_body.method_not_allowed.as_ref(),
+            ),
+            Lookup::NotFound => {
+                builtin::with_error_body(builtin::not_found(), self.error_body.not_found.as_ref())
+            }
         }
     }
 }

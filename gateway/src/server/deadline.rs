@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use hyper::body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -50,17 +51,30 @@ impl Deadlines {
 
 /// The requests of one connection still being served.
 #[derive(Debug, Clone, Default)]
-pub struct InFlight(Arc<AtomicUsize>);
+pub struct InFlight(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    count: AtomicUsize,
+    /// The connection task, woken when its last request ends so the idle deadline starts.
+    idle_waker: AtomicWaker,
+}
 
 impl InFlight {
     /// Marks a request as started; it ends when the guard is dropped.
     pub fn start(&self) -> RequestGuard {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        self.0.count.fetch_add(1, Ordering::AcqRel);
         RequestGuard(self.clone())
     }
 
-    fn busy(&self) -> bool {
-        self.0.load(Ordering::Acquire) > 0
+    /// Whether a request is being served; if so, `cx` is woken when the last one ends.
+    fn busy(&self, cx: &mut Context<'_>) -> bool {
+        if self.0.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        self.0.idle_waker.register(cx.waker());
+        // The last request may have ended between the load and the registration.
+        self.0.count.load(Ordering::Acquire) > 0
     }
 }
 
@@ -70,7 +84,10 @@ pub struct RequestGuard(InFlight);
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::AcqRel);
+        let shared = &self.0 .0;
+        if shared.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.idle_waker.wake();
+        }
     }
 }
 
@@ -134,8 +151,8 @@ impl Watch {
     }
 
     /// Bytes arrived: a request head starts unless one is already being read or served.
-    fn on_bytes(&mut self) {
-        if self.in_flight.busy() {
+    fn on_bytes(&mut self, cx: &mut Context<'_>) {
+        if self.in_flight.busy(cx) {
             self.phase = Phase::Busy;
             self.armed = false;
         } else if self.phase != Phase::Head {
@@ -146,7 +163,7 @@ impl Watch {
 
     /// Nothing to read: true when the current deadline has elapsed.
     fn elapsed(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.in_flight.busy() {
+        if self.in_flight.busy(cx) {
             self.phase = Phase::Busy;
             self.armed = false;
             return false;
@@ -208,7 +225,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for DeadlineIo<T> {
         };
         match polled {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
-                watch.on_bytes();
+                watch.on_bytes(cx);
                 Poll::Ready(Ok(()))
             }
             // End of stream: the connection closes after this read.
@@ -313,6 +330,25 @@ mod tests {
             took >= Duration::from_millis(300),
             "idle deadline too early: {took:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn ending_the_last_request_wakes_a_pending_read_into_the_idle_deadline() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let (mut io, flight) = DeadlineIo::new(server, deadlines(50, 200));
+        client.write_all(b"GET").await.unwrap();
+        assert_eq!(timed_read(&mut io).await.0, 3);
+        let guard = flight.unwrap().start();
+        let reader = tokio::spawn(async move { timed_read(&mut io).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(guard);
+        let (n, took) = tokio::time::timeout(Duration::from_secs(3), reader)
+            .await
+            .expect("the pending read was never woken")
+            .unwrap();
+        assert_eq!(n, 0);
+        assert!(took >= Duration::from_millis(300), "{took:?}");
+        drop(client);
     }
 
     #[tokio::test]
