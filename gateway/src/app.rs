@@ -35,6 +35,7 @@ pub struct Gateway {
     access_log: bool,
     skip_paths: Vec<String>,
     check_params: bool,
+    remove_extra_slash: bool,
     error_body: ErrorBodies,
     guards: ServiceGuards,
 }
@@ -167,6 +168,7 @@ impl Gateway {
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
                 check_params: !cfg.router.disable_path_decoding,
+                remove_extra_slash: cfg.router.remove_extra_slash,
                 error_body: cfg.router.error_body.clone(),
                 guards: ServiceGuards::new(
                     &cfg.security,
@@ -220,7 +222,10 @@ impl Gateway {
         remote: SocketAddr,
     ) -> http::Response<Body> {
         let method = req.method().clone();
-        let path = router::path::decode(req.uri().path());
+        let mut path = router::path::decode(req.uri().path());
+        if self.remove_extra_slash {
+            path = router::path::clean(&path);
+        }
         match self.router.lookup(&method, &path) {
             Lookup::Found(found) => {
                 if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {

@@ -46,10 +46,14 @@ fn start_counting_backend() -> SocketAddr {
 }
 
 fn config(backend: SocketAddr, service_settings: &str) -> String {
+    config_with_router(backend, service_settings, "")
+}
+
+fn config_with_router(backend: SocketAddr, service_settings: &str, router: &str) -> String {
     format!(
         r#"{{
       "version": 3, "port": PORT, "timeout": "3s", {service_settings}
-      "extra_config": {{"router": {{"return_error_msg": true,
+      "extra_config": {{"router": {{"return_error_msg": true, {router}
         "error_body": {{"404": {{"error": "no such route", "code": 404}}, "405": {{"error": "wrong method"}}}}}}}},
       "endpoints": [
         {{"endpoint": "/seen", "backend": [{{"host": ["http://{backend}"], "url_pattern": "/seen"}}]}},
@@ -190,4 +194,19 @@ fn router_error_body_replaces_404_and_405() {
     assert_eq!(r.status, 405);
     assert_eq!(r.json(), serde_json::json!({"error": "wrong method"}));
     assert_eq!(r.header("allow"), Some("GET"));
+}
+
+#[test]
+fn remove_extra_slash_matches_the_cleaned_path() {
+    let backend = start_counting_backend();
+    let gw = Gateway::start(&config_with_router(
+        backend,
+        "",
+        r#""remove_extra_slash": true,"#,
+    ));
+    assert_eq!(gw.request("GET", "//seen", &[], "").status, 200);
+    assert_eq!(gw.request("GET", "/x/..//seen", &[], "").status, 200);
+    // Without it gin does not match `//seen` (it redirects to the fixed path).
+    let gw = Gateway::start(&config(backend, ""));
+    assert_ne!(gw.request("GET", "//seen", &[], "").status, 200);
 }

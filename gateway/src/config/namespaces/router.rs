@@ -34,6 +34,9 @@ pub struct RouterOptions {
     pub disable_path_decoding: bool,
     /// `auto_options`.
     pub auto_options: bool,
+    /// `remove_extra_slash`: routes are matched on the cleaned path (`//a/./b` -> `/a/b`), as
+    /// gin's `RemoveExtraSlash`.
+    pub remove_extra_slash: bool,
     /// `error_body`: JSON bodies replacing gin's plain-text 404 and 405.
     pub error_body: ErrorBodies,
 }
@@ -61,6 +64,7 @@ impl Default for RouterOptions {
             hide_version_header: false,
             disable_path_decoding: false,
             auto_options: false,
+            remove_extra_slash: false,
             error_body: ErrorBodies::default(),
         }
     }
@@ -89,6 +93,7 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> RouterOption
         hide_version_header: w.boolean(v, "hide_version_header", path).unwrap_or(false),
         disable_path_decoding: w.boolean(v, "disable_path_decoding", path).unwrap_or(false),
         auto_options: w.boolean(v, "auto_options", path).unwrap_or(false),
+        remove_extra_slash: w.boolean(v, "remove_extra_slash", path).unwrap_or(false),
         error_body: w
             .object(v, "error_body", path)
             .map(|o| error_bodies(o, &join(path, "error_body"), w))
