@@ -139,8 +139,13 @@ struct Watch {
     in_flight: InFlight,
     phase: Phase,
     armed: bool,
+    /// Whether any byte was read yet (the HTTP/2 preface is looked for in the first ones).
+    seen_bytes: bool,
     timer: Pin<Box<Sleep>>,
 }
+
+/// The start of the HTTP/2 connection preface (h2c with prior knowledge).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0";
 
 impl Watch {
     fn arm(&mut self, limit: Option<Duration>) {
@@ -157,6 +162,14 @@ impl Watch {
             self.armed = false;
         } else if self.phase != Phase::Head {
             self.phase = Phase::Head;
+            self.arm(self.deadlines.head);
+        }
+    }
+
+    /// HTTP/2 has no head phase between requests: Go applies only `IdleTimeout` there.
+    fn http2(&mut self) {
+        self.deadlines.head = self.deadlines.idle;
+        if self.phase == Phase::Head {
             self.arm(self.deadlines.head);
         }
     }
@@ -199,6 +212,7 @@ impl<T> DeadlineIo<T> {
             in_flight: in_flight.clone(),
             phase: Phase::Head,
             armed: false,
+            seen_bytes: false,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
         };
         // A new connection awaits its first request head at once, as Go's `readRequest`.
@@ -208,6 +222,15 @@ impl<T> DeadlineIo<T> {
             watch: Some(watch),
         };
         (io, Some(in_flight))
+    }
+}
+
+impl<T> DeadlineIo<T> {
+    /// The connection speaks HTTP/2 (negotiated by TLS ALPN): only the idle deadline applies.
+    pub fn set_http2(&mut self) {
+        if let Some(w) = self.watch.as_mut() {
+            w.http2();
+        }
     }
 }
 
@@ -225,6 +248,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for DeadlineIo<T> {
         };
         match polled {
             Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                if !watch.seen_bytes && buf.filled()[before..].starts_with(H2_PREFACE) {
+                    watch.http2();
+                }
+                watch.seen_bytes = true;
                 watch.on_bytes(cx);
                 Poll::Ready(Ok(()))
             }
@@ -364,6 +391,21 @@ mod tests {
         let (n, took) = timed_read(&mut io).await;
         assert_eq!(n, 0);
         assert!(took < Duration::from_millis(2000), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn http2_waits_for_requests_under_the_idle_deadline_only() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let (mut io, _flight) = DeadlineIo::new(server, deadlines(50, 400));
+        client.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        assert!(io.read(&mut buf).await.unwrap() > 0);
+        let (n, took) = timed_read(&mut io).await;
+        assert_eq!(n, 0);
+        assert!(
+            took >= Duration::from_millis(350),
+            "head deadline applied: {took:?}"
+        );
     }
 
     #[tokio::test]

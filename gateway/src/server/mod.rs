@@ -118,13 +118,17 @@ pub async fn serve(
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             let _open = open;
-                            let stream = match acceptor.accept(stream).await {
+                            let mut stream = match acceptor.accept(stream).await {
                                 Ok(s) => s,
                                 Err(e) => {
                                     tracing::debug!(error = %e, %remote, "TLS handshake failed");
                                     return;
                                 }
                             };
+                            let (io, tls) = stream.get_mut();
+                            if tls.alpn_protocol() == Some(b"h2") {
+                                io.set_http2();
+                            }
                             let conn = builder.serve_connection(TokioIo::new(stream), svc);
                             if let Err(e) = watcher.watch(conn.into_owned()).await {
                                 tracing::debug!(error = %e, %remote, "connection ended with an error");
