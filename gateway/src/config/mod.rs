@@ -809,6 +809,22 @@ mod tests {
     }
 
     #[test]
+    fn root_transport_keys_are_read() {
+        let c = parse(r#"{"version":3,"allow_insecure_connections":true,"dialer_timeout":"2s","disable_compression":true}"#).unwrap();
+        assert!(c.client_tls.allow_insecure_connections);
+        assert_eq!(
+            c.transport.dial_timeout,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert!(c.transport.disable_compression);
+        let c = parse(r#"{"version":3}"#).unwrap();
+        assert!(!c.client_tls.allow_insecure_connections);
+        assert_eq!(c.transport, transport::TransportSettings::default());
+        let p = problems(r#"{"version":3,"idle_connection_timeout":"forever"}"#);
+        assert!(p[0].contains("idle_connection_timeout"), "{p:?}");
+    }
+
+    #[test]
     fn reports_every_problem_with_paths() {
         let p = problems(
             r#"{"version":3,"port":"x","endpoints":[{"endpoint":"/a","backend":[{"host":["h"],"url_pattern":"/{nope}"}]},{"endpoint":"b","backend":[]}]}"#,
