@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
 use crate::builtin;
+use crate::config::namespaces::router::ErrorBodies;
 use crate::config::pattern::RoutePattern;
 use crate::config::ServiceConfig;
 use crate::endpoint::{ClientRequest, Endpoint};
@@ -34,6 +35,8 @@ pub struct Gateway {
     access_log: bool,
     skip_paths: Vec<String>,
     check_params: bool,
+    remove_extra_slash: bool,
+    error_body: ErrorBodies,
     guards: ServiceGuards,
 }
 
@@ -102,7 +105,7 @@ impl Gateway {
                 add(&mut router, m, "/__echo/*", Handler::Echo);
             }
         }
-        let client = match HttpClient::new(&cfg.client_tls) {
+        let client = match HttpClient::new(&cfg.client_tls, &cfg.transport) {
             Ok(c) => c,
             Err(e) => {
                 conflicts.push(format!("client_tls: {e}"));
@@ -165,6 +168,8 @@ impl Gateway {
                 access_log: cfg.router.access_log,
                 skip_paths: cfg.router.logger_skip_paths.clone(),
                 check_params: !cfg.router.disable_path_decoding,
+                remove_extra_slash: cfg.router.remove_extra_slash,
+                error_body: cfg.router.error_body.clone(),
                 guards: ServiceGuards::new(
                     &cfg.security,
                     cfg.tls.as_ref().is_some_and(|t| !t.disabled),
@@ -228,7 +233,10 @@ impl Gateway {
         remote: SocketAddr,
     ) -> http::Response<Body> {
         let method = req.method().clone();
-        let path = router::path::decode(req.uri().path());
+        let mut path = router::path::decode(req.uri().path());
+        if self.remove_extra_slash {
+            path = router::path::clean(&path);
+        }
         match self.router.lookup(&method, &path) {
             Lookup::Found(found) => {
                 if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
@@ -293,8 +301,13 @@ impl Gateway {
                 };
                 builtin::redirect(&method, &location)
             }
-            Lookup::MethodNotAllowed(allowed) => builtin::method_not_allowed(&allowed),
-            Lookup::NotFound => builtin::not_found(),
+            Lookup::MethodNotAllowed(allowed) => builtin::with_error_body(
+                builtin::method_not_allowed(&allowed),
+                self.error_body.method_not_allowed.as_ref(),
+            ),
+            Lookup::NotFound => {
+                builtin::with_error_body(builtin::not_found(), self.error_body.not_found.as_ref())
+            }
         }
     }
 }

@@ -70,6 +70,22 @@ pub fn not_found() -> http::Response<Body> {
     r
 }
 
+/// `router.error_body`: the configured JSON replaces gin's text body; status and other headers
+/// stay.
+pub fn with_error_body(
+    mut r: http::Response<Body>,
+    custom: Option<&Bytes>,
+) -> http::Response<Body> {
+    if let Some(json) = custom {
+        *r.body_mut() = body::full(json.clone());
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::render::JSON),
+        );
+    }
+    r
+}
+
 /// KrakenD's answer to double-encoded path parameters.
 pub fn bad_params() -> http::Response<Body> {
     let mut r = http::Response::new(body::full("error: encoded url params"));

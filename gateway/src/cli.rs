@@ -267,6 +267,8 @@ fn run(args: RunArgs) -> ExitCode {
         );
         let settings = ServerSettings {
             read_header_timeout: cfg.read_header_timeout,
+            read_timeout: cfg.read_timeout,
+            idle_timeout: cfg.idle_timeout,
             max_header_bytes: cfg.max_header_bytes,
             h2c: cfg.use_h2c,
             shutdown_grace: shutdown_grace(&cfg),

@@ -1,5 +1,7 @@
-//! The pooled HTTP client shared by all backends: keep-alive pools keyed by host (up to 250
-//! idle connections per host, as KrakenD), Go-like redirect following and gzip handling.
+//! The pooled HTTP client shared by all backends: keep-alive pools keyed by host, built once
+//! from the service's transport settings (KrakenD's `max_idle_connections_per_host`,
+//! `dialer_timeout`, `response_header_timeout`...), Go-like redirect following and gzip
+//! handling.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,12 +22,11 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::body::{self, Body};
+use crate::config::transport::TransportSettings;
 use crate::config::ClientTlsConfig;
 use crate::error::ProxyError;
 use crate::tls::TlsError;
 
-/// KrakenD's default idle connections kept per backend host.
-pub const MAX_IDLE_PER_HOST: usize = 250;
 const MAX_REDIRECTS: usize = 10;
 
 /// How the request body is sent.
@@ -70,11 +71,17 @@ pub struct Received {
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Client<HttpsConnector<HttpConnector>, Body>,
+    /// Add `Accept-Encoding: gzip` (and undo it) when the request has none.
+    request_gzip: bool,
+    /// `disable_keep_alives`: every request carries `Connection: close`.
+    close_connections: bool,
+    response_header_timeout: Option<Duration>,
 }
 
 impl Default for HttpClient {
     fn default() -> Self {
-        Self::new(&ClientTlsConfig::default()).expect("default TLS settings are valid")
+        Self::new(&ClientTlsConfig::default(), &TransportSettings::default())
+            .expect("default TLS settings are valid")
     }
 }
 
@@ -174,25 +181,64 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 }
 
 impl HttpClient {
-    /// A client with KrakenD's pool settings and the given backend TLS trust.
-    pub fn new(tls: &ClientTlsConfig) -> Result<Self, TlsError> {
+    /// A client with the given transport settings and backend TLS trust.
+    pub fn new(tls: &ClientTlsConfig, transport: &TransportSettings) -> Result<Self, TlsError> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(30)));
-        connector.set_connect_timeout(Some(Duration::from_secs(30)));
+        // Go's dialer sets both the idle time and the probe interval to `KeepAlive`.
+        connector.set_keepalive(transport.tcp_keep_alive);
+        connector.set_keepalive_interval(transport.tcp_keep_alive);
+        connector.set_connect_timeout(transport.dial_timeout);
+        connector.set_happy_eyeballs_timeout(Some(transport.fallback_delay));
         connector.enforce_http(false);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls_config(tls)?)
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
+        let max_idle_per_host = if transport.disable_keep_alives {
+            0
+        } else {
+            transport.max_idle_per_host
+        };
         let inner = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(max_idle_per_host)
+            .pool_idle_timeout(transport.idle_timeout)
             .pool_timer(TokioTimer::new())
             .http1_title_case_headers(true)
             .build(connector);
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            request_gzip: !transport.disable_compression,
+            close_connections: transport.disable_keep_alives,
+            response_header_timeout: transport.response_header_timeout,
+        })
+    }
+
+    /// One exchange: resolves when the response head has arrived, within
+    /// `response_header_timeout` when set.
+    async fn exchange(
+        &self,
+        request: http::Request<Body>,
+        method: &Method,
+        url: &str,
+    ) -> Result<http::Response<Incoming>, ProxyError> {
+        let transport_error =
+            |detail: String| ProxyError::Transport(format!("{} {url:?}: {detail}", go_op(method)));
+        let pending = self.inner.request(request);
+        let result = match self.response_header_timeout {
+            None => pending.await,
+            Some(limit) => match tokio::time::timeout(limit, pending).await {
+                Ok(r) => r,
+                // Go's wording for `ResponseHeaderTimeout`.
+                Err(_) => {
+                    return Err(transport_error(
+                        "net/http: timeout awaiting response headers".into(),
+                    ))
+                }
+            },
+        };
+        result.map_err(|e| transport_error(error_chain(&e)))
     }
 
     /// Sends a request, following up to 10 redirects as Go's client does.
@@ -230,11 +276,15 @@ impl HttpClient {
                     headers.insert(header::REFERER, v);
                 }
             }
-            let decompress = !headers.contains_key(header::ACCEPT_ENCODING)
+            let decompress = self.request_gzip
+                && !headers.contains_key(header::ACCEPT_ENCODING)
                 && !headers.contains_key(header::RANGE)
                 && out.method != Method::HEAD;
             if decompress {
                 headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            if self.close_connections {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             let body = match out.mode {
                 BodyMode::None => body::empty(),
@@ -251,14 +301,7 @@ impl HttpClient {
                 .body(body)
                 .map_err(|e| ProxyError::Transport(e.to_string()))?;
             *request.headers_mut() = headers;
-            let response = self.inner.request(request).await.map_err(|e| {
-                ProxyError::Transport(format!(
-                    "{} {:?}: {}",
-                    go_op(&out.method),
-                    out.url,
-                    error_chain(&e)
-                ))
-            })?;
+            let response = self.exchange(request, &out.method, &out.url).await?;
             let status = response.status();
             let location = response
                 .headers()

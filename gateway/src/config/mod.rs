@@ -9,6 +9,7 @@ pub mod error;
 pub mod namespaces;
 pub mod pattern;
 pub mod settings;
+pub mod transport;
 pub mod walk;
 
 use std::collections::HashMap;
@@ -260,6 +261,14 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
                 .unwrap_or(false),
         })
         .unwrap_or_default();
+    let mut client_tls = client_tls;
+    // The deprecated root-level flag still works in KrakenD (moved into `client_tls`).
+    if w.boolean(root, "allow_insecure_connections", "")
+        .unwrap_or(false)
+    {
+        client_tls.allow_insecure_connections = true;
+    }
+    let backend_transport = transport::parse(root, w);
 
     let mut router_opts = router::RouterOptions::default();
     let mut logging_opts = None;
@@ -354,6 +363,7 @@ fn read_service(tree: &Value, file: &Path, w: &mut Walker) -> Option<ServiceConf
         disable_rest: w.boolean(root, "disable_rest", "").unwrap_or(false),
         tls,
         client_tls,
+        transport: backend_transport,
         router: router_opts,
         logging: logging_opts,
         security: security_opts,
@@ -796,6 +806,22 @@ mod tests {
         assert_eq!(c.endpoints[0].backends[0].hosts, vec!["http://localhost:9"]);
         assert_eq!(c.endpoints[0].timeout, DEFAULT_TIMEOUT);
         assert_eq!(c.endpoints[0].output_encoding, OutputEncoding::Json);
+    }
+
+    #[test]
+    fn root_transport_keys_are_read() {
+        let c = parse(r#"{"version":3,"allow_insecure_connections":true,"dialer_timeout":"2s","disable_compression":true}"#).unwrap();
+        assert!(c.client_tls.allow_insecure_connections);
+        assert_eq!(
+            c.transport.dial_timeout,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert!(c.transport.disable_compression);
+        let c = parse(r#"{"version":3}"#).unwrap();
+        assert!(!c.client_tls.allow_insecure_connections);
+        assert_eq!(c.transport, transport::TransportSettings::default());
+        let p = problems(r#"{"version":3,"idle_connection_timeout":"forever"}"#);
+        assert!(p[0].contains("idle_connection_timeout"), "{p:?}");
     }
 
     #[test]

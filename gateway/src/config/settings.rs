@@ -60,6 +60,8 @@ pub struct ServiceConfig {
     pub tls: Option<TlsConfig>,
     /// `client_tls`.
     pub client_tls: ClientTlsConfig,
+    /// The backend HTTP client settings (`max_idle_connections_per_host`, `dialer_timeout`...).
+    pub transport: super::transport::TransportSettings,
     /// `extra_config.router`.
     pub router: RouterOptions,
     /// `extra_config["telemetry/logging"]`.

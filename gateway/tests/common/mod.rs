@@ -102,6 +102,20 @@ async fn backend_answer(
 
 /// Starts the test backend on a runtime thread; returns its address.
 pub fn start_backend() -> SocketAddr {
+    spawn_backend(|stream, _conn| async move {
+        let _ = Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service_fn(backend_answer))
+            .await;
+    })
+}
+
+/// Runs an accept loop on 127.0.0.1 in a runtime thread; `serve` gets each connection with
+/// its number (from 1). Returns the address.
+pub fn spawn_backend<F, Fut>(serve: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream, usize) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -113,15 +127,13 @@ pub fn start_backend() -> SocketAddr {
             .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let mut accepted = 0;
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                tokio::spawn(async move {
-                    let _ = Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service_fn(backend_answer))
-                        .await;
-                });
+                accepted += 1;
+                tokio::spawn(serve(stream, accepted));
             }
         });
     });

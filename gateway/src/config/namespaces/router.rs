@@ -1,8 +1,10 @@
 //! `extra_config.router` (service level): gin-router behaviour switches.
 
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::config::walk::Walker;
+use crate::codec::json as gojson;
+use crate::config::walk::{join, Walker};
 
 /// The namespace key.
 pub const NAMESPACE: &str = "router";
@@ -32,6 +34,20 @@ pub struct RouterOptions {
     pub disable_path_decoding: bool,
     /// `auto_options`.
     pub auto_options: bool,
+    /// `remove_extra_slash`: routes are matched on the cleaned path (`//a/./b` -> `/a/b`), as
+    /// gin's `RemoveExtraSlash`.
+    pub remove_extra_slash: bool,
+    /// `error_body`: JSON bodies replacing gin's plain-text 404 and 405.
+    pub error_body: ErrorBodies,
+}
+
+/// `error_body`, each rendered once (Go's JSON encoding) at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorBodies {
+    /// `error_body["404"]`: the body of unknown routes.
+    pub not_found: Option<Bytes>,
+    /// `error_body["405"]`: the body of known routes asked with another method.
+    pub method_not_allowed: Option<Bytes>,
 }
 
 impl Default for RouterOptions {
@@ -48,6 +64,8 @@ impl Default for RouterOptions {
             hide_version_header: false,
             disable_path_decoding: false,
             auto_options: false,
+            remove_extra_slash: false,
+            error_body: ErrorBodies::default(),
         }
     }
 }
@@ -75,5 +93,62 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> RouterOption
         hide_version_header: w.boolean(v, "hide_version_header", path).unwrap_or(false),
         disable_path_decoding: w.boolean(v, "disable_path_decoding", path).unwrap_or(false),
         auto_options: w.boolean(v, "auto_options", path).unwrap_or(false),
+        remove_extra_slash: w.boolean(v, "remove_extra_slash", path).unwrap_or(false),
+        error_body: w
+            .object(v, "error_body", path)
+            .map(|o| error_bodies(o, &join(path, "error_body"), w))
+            .unwrap_or_default(),
+    }
+}
+
+fn error_bodies(o: &Map<String, Value>, path: &str, w: &mut Walker) -> ErrorBodies {
+    w.note_unknown_keys(o, path, &["404", "405"]);
+    let mut body = |code: &str| {
+        w.object(o, code, path)
+            .map(|obj| Bytes::from(gojson::to_vec(obj)))
+    };
+    ErrorBodies {
+        not_found: body("404"),
+        method_not_allowed: body("405"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> (RouterOptions, Vec<String>) {
+        let v: Value = serde_json::from_str(json).unwrap();
+        let mut w = Walker::default();
+        let o = parse(v.as_object().unwrap(), "extra_config.router", &mut w);
+        (o, w.problems.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn error_bodies_are_rendered_once() {
+        let (o, problems) =
+            read(r#"{"error_body":{"404":{"msg":"<nope>","code":404},"405":{"m":[1,2]}}}"#);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            o.error_body.not_found.as_deref(),
+            Some(&br#"{"code":404,"msg":"\u003cnope\u003e"}"#[..])
+        );
+        assert_eq!(
+            o.error_body.method_not_allowed.as_deref(),
+            Some(&br#"{"m":[1,2]}"#[..])
+        );
+        assert_eq!(read("{}").0.error_body, ErrorBodies::default());
+    }
+
+    #[test]
+    fn bad_error_bodies_are_located() {
+        let (_, problems) = read(r#"{"error_body":{"404":"gone"}}"#);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("extra_config.router.error_body.404:"),
+            "{problems:?}"
+        );
+        let (_, problems) = read(r#"{"error_body":[]}"#);
+        assert!(problems[0].starts_with("extra_config.router.error_body"));
     }
 }

@@ -1,5 +1,8 @@
-//! The HTTP server: accept loop (HTTP/1.1 and h2c), per-connection settings, and graceful
-//! shutdown that lets in-flight requests finish within a bound.
+//! The HTTP server: accept loop (HTTP/1.1 and h2c), per-connection settings (Go's read
+//! deadlines in [`deadline`]), and graceful shutdown that lets in-flight requests finish within
+//! a bound.
+
+pub mod deadline;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,12 +18,18 @@ use tokio::net::TcpListener;
 use arc_swap::ArcSwap;
 
 use crate::app::Gateway;
+use deadline::{DeadlineIo, Deadlines, TrackedBody};
 
 /// Server-level settings from the service config.
 #[derive(Clone)]
 pub struct ServerSettings {
-    /// `read_header_timeout`.
+    /// `read_header_timeout`: the longest wait for a request head (zero: `read_timeout`).
     pub read_header_timeout: Option<Duration>,
+    /// `read_timeout`: the fallback of the header and idle deadlines.
+    pub read_timeout: Option<Duration>,
+    /// `idle_timeout`: a keep-alive connection waiting longer for its next request is closed
+    /// (zero: `read_timeout`).
+    pub idle_timeout: Option<Duration>,
     /// `max_header_bytes`.
     pub max_header_bytes: Option<usize>,
     /// `use_h2c`: accept cleartext HTTP/2 beside HTTP/1.1. Off (KrakenD's default), plain
@@ -49,8 +58,13 @@ pub async fn serve(
     settings: ServerSettings,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = auto_builder(&settings);
-    let h1_only = http1_builder(&settings);
+    let deadlines = Deadlines::from_go(
+        settings.read_timeout,
+        settings.read_header_timeout,
+        settings.idle_timeout,
+    );
+    let builder = auto_builder(&settings, deadlines.is_some());
+    let h1_only = http1_builder(&settings, deadlines.is_some());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -65,18 +79,21 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let (stream, in_flight) = DeadlineIo::new(stream, deadlines);
                 let open = crate::metrics::ConnectionGuard::open();
                 let gw = gateway.clone();
                 let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
                 let svc = service_fn(move |req| {
                     let gw = gw.load_full();
+                    let guard = in_flight.as_ref().map(deadline::InFlight::start);
                     async move {
-                        match write_timeout {
-                            None => Ok(gw.handle(req, remote).await),
+                        let response = match write_timeout {
+                            None => gw.handle(req, remote).await,
                             Some(limit) => tokio::time::timeout(limit, gw.handle(req, remote))
                                 .await
-                                .map_err(|_| WriteTimeout),
-                        }
+                                .map_err(|_| WriteTimeout)?,
+                        };
+                        Ok::<_, WriteTimeout>(response.map(|b| TrackedBody::new(b, guard)))
                     }
                 });
                 match &settings.tls {
@@ -105,13 +122,17 @@ pub async fn serve(
                         let watcher = graceful.watcher();
                         tokio::spawn(async move {
                             let _open = open;
-                            let stream = match acceptor.accept(stream).await {
+                            let mut stream = match acceptor.accept(stream).await {
                                 Ok(s) => s,
                                 Err(e) => {
                                     tracing::debug!(error = %e, %remote, "TLS handshake failed");
                                     return;
                                 }
                             };
+                            let (io, tls) = stream.get_mut();
+                            if tls.alpn_protocol() == Some(b"h2") {
+                                io.set_http2();
+                            }
                             let conn = builder.serve_connection(TokioIo::new(stream), svc);
                             if let Err(e) = watcher.watch(conn.into_owned()).await {
                                 tracing::debug!(error = %e, %remote, "connection ended with an error");
@@ -134,10 +155,11 @@ pub async fn serve(
 /// Applies the service's HTTP/1.1 settings to either builder kind (they share the method names,
 /// not a trait).
 macro_rules! http1_settings {
-    ($h1:expr, $settings:expr) => {{
+    ($h1:expr, $settings:expr, $own_deadlines:expr) => {{
         $h1.title_case_headers(true).timer(TokioTimer::new());
-        if let Some(t) = $settings.read_header_timeout {
-            $h1.header_read_timeout(t);
+        if $own_deadlines {
+            // hyper's header timer also runs while idle; `DeadlineIo` keeps Go's phases apart.
+            $h1.header_read_timeout(None);
         }
         if let Some(n) = $settings.max_header_bytes {
             $h1.max_buf_size(n.max(8192));
@@ -146,16 +168,19 @@ macro_rules! http1_settings {
 }
 
 /// HTTP/1.1 and HTTP/2 by sniffing the preface: h2c, and TLS connections.
-fn auto_builder(settings: &ServerSettings) -> Builder<TokioExecutor> {
+fn auto_builder(settings: &ServerSettings, own_deadlines: bool) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
-    http1_settings!(builder.http1(), settings);
+    http1_settings!(builder.http1(), settings, own_deadlines);
     builder
 }
 
 /// HTTP/1.1 only.
-fn http1_builder(settings: &ServerSettings) -> hyper::server::conn::http1::Builder {
+fn http1_builder(
+    settings: &ServerSettings,
+    own_deadlines: bool,
+) -> hyper::server::conn::http1::Builder {
     let mut h1 = hyper::server::conn::http1::Builder::new();
-    http1_settings!(h1, settings);
+    http1_settings!(h1, settings, own_deadlines);
     h1
 }
 
