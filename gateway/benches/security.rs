@@ -34,7 +34,12 @@ fn jwks() -> PathBuf {
 }
 
 /// The algorithms measured, with the key each uses.
-const JWT_CASES: &[(&str, &str)] = &[("RS256", "rsa"), ("ES256", "ec256"), ("HS256", "hmac")];
+const JWT_CASES: &[(&str, &str)] = &[
+    ("RS256", "rsa"),
+    ("ES256", "ec256"),
+    ("ES512", "ec521"),
+    ("HS256", "hmac"),
+];
 
 fn service(jwk_url: &str) -> ServiceConfig {
     let mut endpoints: Vec<Value> = JWT_CASES

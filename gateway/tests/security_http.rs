@@ -234,3 +234,113 @@ fn refusals_answer_exact_status_and_body() {
         Some("https://app.example")
     );
 }
+
+/// A JWK of the test-only key sets in `gateway/testdata/`.
+fn testdata_jwk(file: &str, kid: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(file);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    doc["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap()
+        .clone()
+}
+
+/// A token whose header claims ES512 but whose signature is ECDSA P-256 (key `ec256`).
+fn p256_claiming_es512(kid: &str, claims: &serde_json::Value) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = testdata_jwk("private_jwks.json", "ec256");
+    let m = |n: &str| b64.decode(jwk[n].as_str().unwrap()).unwrap();
+    let rng = ring::rand::SystemRandom::new();
+    let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &m("d"),
+        &[&[4u8][..], &m("x"), &m("y")].concat(),
+        &rng,
+    )
+    .unwrap();
+    let head = json!({"alg": "ES512", "kid": kid, "typ": "JWT"}).to_string();
+    let message = format!("{}.{}", b64.encode(head), b64.encode(claims.to_string()));
+    let signature = pair.sign(&rng, message.as_bytes()).unwrap();
+    format!("{message}.{}", b64.encode(signature.as_ref()))
+}
+
+/// ES512 through the binary: `auth/signer` signs with the P-521 key, `auth/validator` accepts
+/// that token and refuses forgeries, P-256 signatures under an ES512 header and keys of
+/// another curve with KrakenD's bare 401.
+#[test]
+fn es512_tokens_signed_and_validated_end_to_end() {
+    let backend = start_backend();
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let dir = tempfile::tempdir().unwrap();
+    let only_p256 = dir.path().join("p256.json");
+    let mut p256 = testdata_jwk("public_jwks.json", "ec256");
+    p256["kid"] = json!("ec521");
+    std::fs::write(&only_p256, json!({"keys": [p256]}).to_string()).unwrap();
+    let validator = |jwks: &std::path::Path| {
+        json!({"auth/validator": {"alg": "ES512", "jwk_local_path": jwks, "roles_key": "name",
+                                  "roles": ["Ada"], "propagate_claims": [["id", "x-user"]]}})
+    };
+    let config = json!({
+        "version": 3, "port": 0,
+        "endpoints": [
+            {"endpoint": "/token",
+             "extra_config": {"auth/signer": {"alg": "ES512", "kid": "ec521", "keys_to_sign": ["user"],
+                                              "jwk_local_path": testdata.join("private_jwks.json")}},
+             "backend": [{"host": [format!("http://{backend}")], "url_pattern": "/user"}]},
+            {"endpoint": "/private", "input_headers": ["X-User"],
+             "extra_config": validator(&testdata.join("public_jwks.json")),
+             "backend": [{"host": [format!("http://{backend}")], "url_pattern": "/data"}]},
+            {"endpoint": "/other-curve",
+             "extra_config": validator(&only_p256),
+             "backend": [{"host": [format!("http://{backend}")], "url_pattern": "/data"}]}
+        ]
+    })
+    .to_string()
+    .replace("\"port\":0", "\"port\":PORT");
+    let gw = Gateway::start(&config);
+
+    let r = gw.request("GET", "/token", &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let token = body["user"].as_str().unwrap().to_string();
+    assert_eq!(body["meta"], json!({"v": 1}));
+    let signature = token.rsplit_once('.').unwrap().1;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    assert_eq!(b64.decode(signature).unwrap().len(), 132, "r || s");
+
+    let auth = format!("Bearer {token}");
+    let r = gw.request("GET", "/private", &[("Authorization", &auth)], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let echoed: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(echoed["headers"]["x-user"], "7");
+
+    let mut forged = token.clone().into_bytes();
+    let i = forged.len() - 4;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let claims = json!({"id": 7, "name": "Ada", "exp": now() + 600});
+    let refused = [
+        ("/private", "forged signature", format!("Bearer {forged}")),
+        (
+            "/private",
+            "P-256 claiming ES512",
+            format!("Bearer {}", p256_claiming_es512("ec521", &claims)),
+        ),
+        ("/other-curve", "genuine ES512, P-256 key", auth.clone()),
+        (
+            "/other-curve",
+            "P-256 claiming ES512, P-256 key",
+            format!("Bearer {}", p256_claiming_es512("ec521", &claims)),
+        ),
+    ];
+    for (path, name, auth) in &refused {
+        let r = gw.request("GET", path, &[("Authorization", auth)], "");
+        assert_eq!((r.status, r.body.as_str()), (401, ""), "{name}");
+        assert_eq!(r.header("content-type"), None, "{name}");
+    }
+}

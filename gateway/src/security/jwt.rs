@@ -1,6 +1,8 @@
 //! `auth/validator` at request time: verifies the bearer token (or cookie) of a request
 //! against keys from a JWK set, then checks audience, issuer, roles and scopes. Refusals are
 //! KrakenD's bare 401 (no or bad token) and 403 (valid token lacking a role or scope).
+//! `jsonwebtoken` verifies every algorithm but ES512, whose signature [`es512`] checks before
+//! the claims go through the same `jsonwebtoken` validation.
 
 use std::collections::HashSet;
 
@@ -10,6 +12,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
+use super::es512;
 use super::jwk::{self, Jwks, KeySource};
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
@@ -19,7 +22,24 @@ use crate::config::namespaces::jwt_validator::JwtValidatorOptions;
 pub struct VerifyKey {
     kid: Option<String>,
     alg: Option<String>,
-    key: DecodingKey,
+    key: KeyMaterial,
+}
+
+/// The public half of a verification key.
+enum KeyMaterial {
+    /// A key for the algorithms `jsonwebtoken` verifies.
+    Jwt(DecodingKey),
+    /// A P-521 key (ES512).
+    P521(p521::ecdsa::VerifyingKey),
+}
+
+/// The configured algorithm, the only one a token may use.
+enum Pinned {
+    /// Verified by `jsonwebtoken`, signature and claims, with this validation.
+    Jwt(Algorithm, Box<Validation>),
+    /// ES512: the signature is checked by [`es512`], then the claims by `claims` (the same
+    /// `jsonwebtoken` validation with its own signature check off).
+    Es512 { claims: Box<Validation> },
 }
 
 /// Why a request is refused.
@@ -47,10 +67,9 @@ impl Refusal {
 
 /// The prepared validator of one endpoint.
 pub struct JwtValidator {
-    alg: Algorithm,
+    alg: Pinned,
     alg_name: String,
     keys: Jwks<VerifyKey>,
-    validation: Validation,
     roles: Vec<String>,
     roles_key: String,
     roles_nested: bool,
@@ -64,10 +83,12 @@ pub struct JwtValidator {
 /// A JWK as a verification key; keys this build cannot use (e.g. key-wrap keys) are skipped.
 fn verify_key(k: &Value) -> Option<VerifyKey> {
     let key = if jwk::text(k, "kty") == Some("oct") {
-        DecodingKey::from_secret(&jwk::member(k, "k")?)
+        KeyMaterial::Jwt(DecodingKey::from_secret(&jwk::member(k, "k")?))
+    } else if es512::is_p521(k) {
+        KeyMaterial::P521(es512::verifying_key(k)?)
     } else {
         let parsed = serde_json::from_value::<Jwk>(strip_alg(k)).ok()?;
-        DecodingKey::from_jwk(&parsed).ok()?
+        KeyMaterial::Jwt(DecodingKey::from_jwk(&parsed).ok()?)
     };
     Some(VerifyKey {
         kid: jwk::text(k, "kid").map(str::to_string),
@@ -114,37 +135,54 @@ pub fn claim_text(v: &Value) -> String {
     }
 }
 
+/// The claims checks of `o` (`exp`, `nbf`, audience, issuer), verifying `alg` signatures.
+fn validation(o: &JwtValidatorOptions, alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = o.leeway.as_secs();
+    validation.required_spec_claims = HashSet::new();
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    if o.audience.is_empty() {
+        validation.validate_aud = false;
+    } else {
+        validation.set_audience(&o.audience);
+    }
+    if let Some(iss) = &o.issuer {
+        validation.set_issuer(&[iss]);
+    }
+    validation
+}
+
+/// The protected header `{"alg":"ES256"}` under which `jsonwebtoken` reads the claims of an
+/// ES512 token whose signature [`es512`] already checked (its own check is off then).
+const STAND_IN_HEADER: &str = "eyJhbGciOiJFUzI1NiJ9";
+
 impl JwtValidator {
     /// Prepares `o`; local key files are read now.
     pub fn new(o: &JwtValidatorOptions, client: &HttpClient) -> Result<Self, String> {
-        let alg: Algorithm = o
-            .alg
-            .parse()
-            .map_err(|_| format!("unsupported alg {:?}", o.alg))?;
+        let alg = if o.alg == es512::ALG {
+            let mut claims = validation(o, Algorithm::ES256);
+            claims.insecure_disable_signature_validation();
+            Pinned::Es512 {
+                claims: Box::new(claims),
+            }
+        } else {
+            let alg: Algorithm = o
+                .alg
+                .parse()
+                .map_err(|_| format!("unsupported alg {:?}", o.alg))?;
+            Pinned::Jwt(alg, Box::new(validation(o, alg)))
+        };
         let source = KeySource {
             local_path: o.jwk_local_path.as_deref(),
             url: o.jwk_url.as_deref(),
             ttl: o.cache_duration,
         };
         let keys = Jwks::new(&source, client, verify_key)?;
-        let mut validation = Validation::new(alg);
-        validation.leeway = o.leeway.as_secs();
-        validation.required_spec_claims = HashSet::new();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        if o.audience.is_empty() {
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&o.audience);
-        }
-        if let Some(iss) = &o.issuer {
-            validation.set_issuer(&[iss]);
-        }
         Ok(Self {
             alg,
             alg_name: o.alg.clone(),
             keys,
-            validation,
             roles: o.roles.clone(),
             roles_key: o.roles_key.clone(),
             roles_nested: o.roles_key_is_nested,
@@ -188,33 +226,21 @@ impl JwtValidator {
         let token = self
             .token(headers)
             .ok_or_else(|| unauthorized("no token".into()))?;
-        // `alg: none` and unknown algorithms fail to parse here.
-        let head = jsonwebtoken::decode_header(token).map_err(|e| unauthorized(e.to_string()))?;
-        if head.alg != self.alg {
-            return Err(unauthorized(format!(
-                "token alg {:?} is not the configured {}",
-                head.alg, self.alg_name
-            )));
-        }
+        let kid = self.pinned_kid(token).map_err(unauthorized)?;
         // The first key of the token's `kid` (any key without one) allowed for the algorithm;
         // an unknown `kid` makes the set refetch once (key rotation).
-        let data = self
+        let claims = self
             .keys
             .lookup(|keys| {
                 let key = keys
                     .iter()
-                    .filter(|k| head.kid.is_none() || k.kid == head.kid)
+                    .filter(|k| kid.is_none() || k.kid == kid)
                     .find(|k| k.alg.as_deref().is_none_or(|a| a == self.alg_name))?;
-                Some(jsonwebtoken::decode::<Value>(
-                    token,
-                    &key.key,
-                    &self.validation,
-                ))
+                Some(self.decode(token, key))
             })
             .await
-            .map_err(|e| unauthorized(format!("kid {:?}: {e}", head.kid)))?
-            .map_err(|e| unauthorized(e.to_string()))?;
-        let claims = data.claims;
+            .map_err(|e| unauthorized(format!("kid {kid:?}: {e}")))?
+            .map_err(unauthorized)?;
         if !self.roles.is_empty() {
             let have = strings(claim(&claims, &self.roles_key, self.roles_nested));
             if !self.roles.iter().any(|r| have.contains(r)) {
@@ -233,6 +259,45 @@ impl JwtValidator {
             }
         }
         Ok(claims)
+    }
+
+    /// The token's `kid`, once its header names the configured algorithm (`alg: none` and
+    /// unknown algorithms are refused here).
+    fn pinned_kid(&self, token: &str) -> Result<Option<String>, String> {
+        let (alg, kid) = match &self.alg {
+            Pinned::Jwt(alg, _) => {
+                let head = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+                (head.alg == *alg, head.kid)
+            }
+            Pinned::Es512 { .. } => {
+                let head = es512::header(token)?;
+                (head.alg == es512::ALG, head.kid)
+            }
+        };
+        if !alg {
+            return Err(format!("token alg is not the configured {}", self.alg_name));
+        }
+        Ok(kid)
+    }
+
+    /// The claims of `token` once its signature holds with `key` and they pass the configured
+    /// checks; a key of another family than the configured algorithm verifies nothing.
+    fn decode(&self, token: &str, key: &VerifyKey) -> Result<Value, String> {
+        match (&self.alg, &key.key) {
+            (Pinned::Jwt(_, validation), KeyMaterial::Jwt(k)) => {
+                jsonwebtoken::decode::<Value>(token, k, validation)
+                    .map(|d| d.claims)
+                    .map_err(|e| e.to_string())
+            }
+            (Pinned::Es512 { claims }, KeyMaterial::P521(k)) => {
+                let payload = es512::verify(token, k)?;
+                let verified = format!("{STAND_IN_HEADER}.{payload}.");
+                jsonwebtoken::decode::<Value>(&verified, &DecodingKey::from_secret(&[]), claims)
+                    .map(|d| d.claims)
+                    .map_err(|e| e.to_string())
+            }
+            _ => Err(format!("key {:?} is not a {} key", key.kid, self.alg_name)),
+        }
     }
 
     /// Verifies, then copies claims to headers and returns the `JWT.*` parameters.
@@ -527,6 +592,207 @@ mod tests {
             let forged = String::from_utf8(forged).unwrap();
             assert_eq!(status(&v, &bearer(&forged)).await, 401, "{name}");
         }
+    }
+
+    /// The test-only key pairs of `testdata/` (their P-521 one is `ec521`).
+    fn testdata(file: &str) -> String {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        std::fs::read_to_string(dir.join(file)).unwrap()
+    }
+
+    /// A compact token with `header` and `claims`, signed by the private key `kid` of
+    /// `testdata/private_jwks.json` with ES512 (`ec521`) or ES256 (`ec256`).
+    fn ec_token(header: Value, claims: &Value, kid: &str) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let doc: Value = serde_json::from_str(&testdata("private_jwks.json")).unwrap();
+        let jwk = doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap();
+        let signature = match es512::signing_key(jwk) {
+            Some(p521) => es512::sign(&p521, message.as_bytes()),
+            None => {
+                let m = |n: &str| jwk::member(jwk, n).unwrap();
+                let pair = ring::signature::EcdsaKeyPair::from_private_key_and_public_key(
+                    &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &m("d"),
+                    &[&[4u8][..], &m("x"), &m("y")].concat(),
+                    &ring::rand::SystemRandom::new(),
+                )
+                .unwrap();
+                let rng = ring::rand::SystemRandom::new();
+                pair.sign(&rng, message.as_bytes())
+                    .unwrap()
+                    .as_ref()
+                    .to_vec()
+            }
+        };
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    fn es512_token(claims: &Value) -> String {
+        ec_token(
+            json!({"alg": "ES512", "kid": "ec521", "typ": "JWT"}),
+            claims,
+            "ec521",
+        )
+    }
+
+    #[test]
+    fn stand_in_header_is_the_one_documented() {
+        assert_eq!(
+            STAND_IN_HEADER,
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#)
+        );
+    }
+
+    #[tokio::test]
+    async fn es512_tokens_verify_with_a_p521_jwk_and_the_common_claims_checks() {
+        let public = testdata("public_jwks.json");
+        let (v, _f) = local_validator(
+            &public,
+            json!({"alg": "ES512", "roles": ["role_a"], "propagate_claims": [["sub", "x-user"]]}),
+        );
+        let mut h = bearer(&es512_token(&claims()));
+        let params = v.admit(&mut h).await.unwrap();
+        assert!(params.contains(&("JWT.sub".into(), "u-1".into())));
+        assert_eq!(h["x-user"], "u-1");
+        // Without `kid`, the first key of the set (allowed for ES512) is the one.
+        let no_kid = bearer(&ec_token(json!({"alg": "ES512"}), &claims(), "ec521"));
+        assert_eq!(
+            status(&v, &no_kid).await,
+            401,
+            "the first key is the RSA one"
+        );
+        let doc: Value = serde_json::from_str(&public).unwrap();
+        let only_p521 = json!({"keys": doc["keys"].as_array().unwrap().iter()
+            .filter(|k| k["crv"] == "P-521").collect::<Vec<_>>()});
+        let (single, _p) = local_validator(&only_p521.to_string(), json!({"alg": "ES512"}));
+        assert_eq!(status(&single, &no_kid).await, 200);
+
+        // Claims go through the same checks as every other algorithm.
+        let with = |key: &str, value: Value| {
+            let mut c = claims();
+            c[key] = value;
+            bearer(&es512_token(&c))
+        };
+        for (name, h, want) in [
+            ("expired", with("exp", json!(now() - 120)), 401),
+            ("not yet valid", with("nbf", json!(now() + 600)), 401),
+            (
+                "wrong issuer",
+                with("iss", json!("https://evil.example")),
+                401,
+            ),
+            (
+                "wrong audience",
+                with("aud", json!("http://other.example")),
+                401,
+            ),
+            ("missing role", with("roles", json!(["role_b"])), 403),
+        ] {
+            assert_eq!(status(&v, &h).await, want, "{name}");
+        }
+        let (lenient, _g) = local_validator(&public, json!({"alg": "ES512", "leeway": "5m"}));
+        assert_eq!(
+            status(&lenient, &with("exp", json!(now() - 120))).await,
+            200
+        );
+        let (scoped, _s) = local_validator(
+            &public,
+            json!({"alg": "ES512", "scopes": ["read", "admin"], "scopes_matcher": "all"}),
+        );
+        assert_eq!(status(&scoped, &bearer(&es512_token(&claims()))).await, 403);
+    }
+
+    #[tokio::test]
+    async fn es512_forgeries_and_confusions_are_bare_401s() {
+        let public = testdata("public_jwks.json");
+        let (v, _f) = local_validator(&public, json!({"alg": "ES512"}));
+        let good = es512_token(&claims());
+        let (message, signature) = good.rsplit_once('.').unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        raw[10] ^= 1;
+        let forged = format!("{message}.{}", URL_SAFE_NO_PAD.encode(&raw));
+        let (head, _) = message.split_once('.').unwrap();
+        let tampered = format!(
+            "{head}.{}.{signature}",
+            URL_SAFE_NO_PAD.encode(b"{\"sub\":\"admin\"}")
+        );
+        let payload = message.split_once('.').unwrap().1;
+        let none_head = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"ec521"}"#);
+        let cases = [
+            ("forged signature", forged),
+            ("tampered claims", tampered),
+            // A P-256 signature under an ES512 header, with the P-521 kid and with the
+            // P-256 key's own kid (a key on another curve).
+            (
+                "P-256 claiming ES512",
+                ec_token(json!({"alg": "ES512", "kid": "ec521"}), &claims(), "ec256"),
+            ),
+            (
+                "P-256 key for ES512",
+                ec_token(json!({"alg": "ES512", "kid": "ec256"}), &claims(), "ec256"),
+            ),
+            (
+                "ES256 token",
+                ec_token(json!({"alg": "ES256", "kid": "ec256"}), &claims(), "ec256"),
+            ),
+            ("alg none", format!("{none_head}.{payload}.")),
+            (
+                "unknown kid",
+                ec_token(json!({"alg": "ES512", "kid": "x"}), &claims(), "ec521"),
+            ),
+            ("garbage", "a.bad.token".into()),
+        ];
+        for (name, token) in cases {
+            let r = v.verify(&bearer(&token)).await.map(|_| ()).unwrap_err();
+            assert!(matches!(r, Refusal::Unauthorized(_)), "{name}: {r}");
+            let resp = r.response();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name}");
+            assert!(resp.headers().is_empty(), "{name}");
+            use http_body_util::BodyExt;
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert!(body.is_empty(), "{name}");
+        }
+        assert_eq!(status(&v, &bearer(&good)).await, 200);
+    }
+
+    #[tokio::test]
+    async fn es512_is_pinned_both_ways() {
+        let public = testdata("public_jwks.json");
+        let es512 = bearer(&es512_token(&claims()));
+        // Configured for ES256: an ES512 token is refused, even with a P-521 key in the set.
+        let (v, _f) = local_validator(&public, json!({"alg": "ES256"}));
+        assert_eq!(status(&v, &es512).await, 401);
+        // A P-521 key whose own `alg` is another one is not used.
+        let mut doc: Value = serde_json::from_str(&public).unwrap();
+        for k in doc["keys"].as_array_mut().unwrap() {
+            k["alg"] = json!("ES256");
+        }
+        let (v, _f) = local_validator(&doc.to_string(), json!({"alg": "ES512"}));
+        assert_eq!(status(&v, &es512).await, 401);
+        // ...and with its `alg` ES512 it is.
+        for k in doc["keys"].as_array_mut().unwrap() {
+            k["alg"] = json!("ES512");
+        }
+        let (v, _f) = local_validator(&doc.to_string(), json!({"alg": "ES512"}));
+        assert_eq!(status(&v, &es512).await, 200);
+        // Configured for ES512 with only keys of other curves: nothing verifies.
+        let others = json!({"keys": doc["keys"].as_array().unwrap().iter()
+            .filter(|k| k["kid"] != "ec521")
+            .map(|k| { let mut k = k.clone(); k.as_object_mut().unwrap().remove("alg"); k })
+            .collect::<Vec<_>>()});
+        let (v, _f) = local_validator(&others.to_string(), json!({"alg": "ES512"}));
+        let p256 = ec_token(json!({"alg": "ES512", "kid": "ec256"}), &claims(), "ec256");
+        assert_eq!(status(&v, &bearer(&p256)).await, 401);
+        assert_eq!(status(&v, &es512).await, 401);
     }
 
     /// Serves the JWK set in `body` (swappable: key rotation) on loopback, counting downloads.

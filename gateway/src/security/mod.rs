@@ -4,6 +4,7 @@
 
 pub mod bot_detector;
 pub mod cors;
+pub mod es512;
 pub mod http_secure;
 pub mod jwk;
 pub mod jwt;

@@ -1,5 +1,5 @@
 //! `auth/signer` at request time: replaces the configured response keys with JWTs signed by
-//! a private key of a JWK set (HMAC, RSA PKCS#1 v1.5 and PSS, ECDSA P-256/P-384, Ed25519),
+//! a private key of a JWK set (HMAC, RSA PKCS#1 v1.5 and PSS, ECDSA P-256/P-384/P-521, Ed25519),
 //! compact or, with `full`, in the flattened JWS JSON serialization, and writes the response
 //! as KrakenD's signer handler does (plain JSON, without the endpoint's `Cache-Control` and
 //! completion headers).
@@ -12,6 +12,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use serde_json::{json, Map, Value};
 
+use super::es512;
 use super::jwk::{self, Jwks, KeySource};
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
@@ -30,6 +31,8 @@ enum PrivateKey {
     Rsa(RsaKeyPair),
     /// The curve's JWS algorithm (`ES256`, `ES384`) and the key.
     Ec(&'static str, EcdsaKeyPair),
+    /// ES512, which `ring` lacks.
+    P521(Box<p521::ecdsa::SigningKey>),
     Ed(Ed25519KeyPair),
 }
 
@@ -53,6 +56,7 @@ fn sign_key(k: &Value) -> Option<SignKey> {
             };
             PrivateKey::Rsa(RsaKeyPair::from_components(&components).ok()?)
         }
+        "EC" if es512::is_p521(k) => PrivateKey::P521(Box::new(es512::signing_key(k)?)),
         "EC" => {
             let (name, alg) = match jwk::text(k, "crv")? {
                 "P-256" => ("ES256", &sig::ECDSA_P256_SHA256_FIXED_SIGNING),
@@ -113,6 +117,7 @@ impl SignKey {
                 .sign(&SystemRandom::new(), message)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| "ECDSA signing failed".to_string()),
+            (PrivateKey::P521(key), es512::ALG) => Ok(es512::sign(key, message)),
             (PrivateKey::Ed(pair), "EdDSA") => Ok(pair.sign(message).as_ref().to_vec()),
             _ => Err(refuse()),
         }
@@ -237,7 +242,8 @@ mod tests {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/private_jwks.json")
     }
 
-    fn public_key(kid: &str) -> DecodingKey {
+    /// The JWK `kid` of the matching public set.
+    fn public_jwk(kid: &str) -> Value {
         let doc: Value = serde_json::from_slice(
             &std::fs::read(private_jwks().with_file_name("public_jwks.json")).unwrap(),
         )
@@ -248,7 +254,11 @@ mod tests {
             .iter()
             .find(|k| k["kid"] == kid)
             .unwrap();
-        DecodingKey::from_jwk(&serde_json::from_value::<Jwk>(k.clone()).unwrap()).unwrap()
+        k.clone()
+    }
+
+    fn public_key(kid: &str) -> DecodingKey {
+        DecodingKey::from_jwk(&serde_json::from_value::<Jwk>(public_jwk(kid)).unwrap()).unwrap()
     }
 
     fn signer_for(alg: &str, kid: &str, full: bool) -> JwtSigner {
@@ -333,6 +343,87 @@ mod tests {
         }
     }
 
+    /// The ES512 token of `access_token` in a signer's response.
+    async fn es512_signed(full: bool) -> String {
+        let s = signer_for("ES512", "ec521", full);
+        let mut data = Map::new();
+        data.insert("access_token".into(), claims());
+        let r = s.respond(outcome(data)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        body_of(r).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn es512_signs_with_p521_and_fixed_size_r_s() {
+        let token = es512_signed(false).await;
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(parts[0]).unwrap(),
+            br#"{"alg":"ES512","kid":"ec521","typ":"JWT"}"#
+        );
+        // JOSE's r || s, 66 bytes each: 132 bytes, 176 base64url characters.
+        assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 132);
+        let public = es512::verifying_key(&public_jwk("ec521")).unwrap();
+        let payload = es512::verify(&token, &public).unwrap();
+        let claims_back: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(claims_back, claims());
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#),
+            parts[2]
+        );
+        assert!(es512::verify(&tampered, &public).is_err());
+        // `full`: the same signature in the flattened JWS JSON.
+        let jws: Value = serde_json::from_str(&es512_signed(true).await).unwrap();
+        let compact = format!(
+            "{}.{}.{}",
+            jws["protected"].as_str().unwrap(),
+            jws["payload"].as_str().unwrap(),
+            jws["signature"].as_str().unwrap()
+        );
+        assert!(es512::verify(&compact, &public).is_ok());
+    }
+
+    #[tokio::test]
+    async fn es512_round_trips_through_the_validator() {
+        use crate::config::namespaces::jwt_validator;
+        use crate::security::jwt::JwtValidator;
+        let token = es512_signed(false).await;
+        let cfg = json!({"alg": "ES512", "issuer": "https://idp.example", "roles": ["a"],
+                         "jwk_local_path": private_jwks().with_file_name("public_jwks.json")});
+        let mut w = Walker::default();
+        let o = jwt_validator::parse(cfg.as_object().unwrap(), "v", &mut w);
+        assert!(w.problems.is_empty(), "{:?}", w.problems);
+        let v = JwtValidator::new(&o, &HttpClient::default()).unwrap();
+        let mut headers = http::HeaderMap::new();
+        let bearer = format!("Bearer {token}");
+        headers.insert(header::AUTHORIZATION, bearer.parse().unwrap());
+        assert_eq!(v.verify(&headers).await.unwrap(), claims());
+        let last = token.len() - 3;
+        let forged = format!(
+            "{}{}{}",
+            &token[..last],
+            if &token[last..last + 1] == "A" {
+                "B"
+            } else {
+                "A"
+            },
+            &token[last + 1..]
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {forged}").parse().unwrap(),
+        );
+        let refusal = v.verify(&headers).await.unwrap_err();
+        assert_eq!(refusal.response().status(), StatusCode::UNAUTHORIZED);
+    }
+
     #[tokio::test]
     async fn full_serialization_is_flattened_jws_json() {
         let s = signer_for("RS256", "rsa", true);
@@ -390,7 +481,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_unfit_for_the_algorithm_or_missing_is_a_bare_500() {
-        for (alg, kid) in [("ES384", "ec256"), ("RS256", "hmac"), ("HS256", "nope")] {
+        for (alg, kid) in [
+            ("ES384", "ec256"),
+            ("ES512", "ec384"),
+            ("ES256", "ec521"),
+            ("RS256", "hmac"),
+            ("HS256", "nope"),
+        ] {
             let s = signer_for(alg, kid, false);
             let mut data = Map::new();
             data.insert("access_token".into(), claims());

@@ -26,10 +26,10 @@ pub struct JwtSignerOptions {
     pub full: bool,
 }
 
-/// Algorithms Cephalo signs with: KrakenD's list but `ES512` (no P-521 in the crypto library).
+/// Algorithms Cephalo signs with: KrakenD's list.
 pub const ALGORITHMS: &[&str] = &[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-    "ES384", "EdDSA",
+    "ES384", "ES512", "EdDSA",
 ];
 
 /// Reads the namespace object at `path`.
@@ -85,11 +85,16 @@ mod tests {
         assert!(w.problems.is_empty());
         assert_eq!(o.keys_to_sign, ["access_token"]);
         let v: Value =
-            serde_json::from_str(r#"{"alg":"ES512","full":"yes","jwk_url":"http://x"}"#).unwrap();
+            serde_json::from_str(r#"{"alg":"ES999","full":"yes","jwk_url":"http://x"}"#).unwrap();
         let mut w = Walker::default();
         parse(v.as_object().unwrap(), "s", &mut w);
         let paths: Vec<_> = w.problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["s.alg", "s.kid", "s.full", "s.jwk_url"]);
+        let v: Value =
+            serde_json::from_str(r#"{"alg":"ES512","kid":"k","jwk_local_path":"k.json"}"#).unwrap();
+        let mut w = Walker::default();
+        parse(v.as_object().unwrap(), "s", &mut w);
+        assert!(w.problems.is_empty(), "ES512 is accepted: {:?}", w.problems);
         let v: Value = serde_json::from_str(
             r#"{"alg":"PS384","kid":"k","full":true,"jwk_local_path":"k.json"}"#,
         )

@@ -13,7 +13,7 @@ pub const NAMESPACE: &str = "auth/validator";
 /// Algorithms accepted in `alg` (never `none`).
 pub const ALGORITHMS: &[&str] = &[
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-    "ES384", "EdDSA",
+    "ES384", "ES512", "EdDSA",
 ];
 
 /// JWT validation options.
