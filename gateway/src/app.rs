@@ -1,7 +1,7 @@
 //! The gateway as one service: router plus built-in routes plus endpoint handlers, built once
 //! from the typed settings. The request path reads only these prepared structures.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
 use crate::builtin;
-use crate::config::namespaces::router::ErrorBodies;
+use crate::config::namespaces::router::{ClientIpPolicy, ErrorBodies};
 use crate::config::pattern::RoutePattern;
 use crate::config::ServiceConfig;
 use crate::endpoint::{ClientRequest, Endpoint};
@@ -37,6 +37,7 @@ pub struct Gateway {
     check_params: bool,
     remove_extra_slash: bool,
     error_body: ErrorBodies,
+    client_ip: ClientIpPolicy,
     guards: ServiceGuards,
 }
 
@@ -170,6 +171,7 @@ impl Gateway {
                 check_params: !cfg.router.disable_path_decoding,
                 remove_extra_slash: cfg.router.remove_extra_slash,
                 error_body: cfg.router.error_body.clone(),
+                client_ip: cfg.router.client_ip.clone(),
                 guards: ServiceGuards::new(
                     &cfg.security,
                     cfg.tls.as_ref().is_some_and(|t| !t.disabled),
@@ -200,7 +202,7 @@ impl Gateway {
                     req.uri()
                         .path_and_query()
                         .map_or_else(|| req.uri().path().to_string(), |p| p.to_string()),
-                    client_ip(req.headers(), remote.ip()),
+                    self.client_ip.client_ip(req.headers(), remote.ip()),
                 )
             });
         let method = req.method().clone();
@@ -270,7 +272,7 @@ impl Gateway {
                             method,
                             path,
                             query,
-                            client_ip: client_ip(&parts.headers, remote.ip()),
+                            client_ip: self.client_ip.client_ip(&parts.headers, remote.ip()),
                             host,
                             headers: parts.headers,
                             body,
@@ -343,47 +345,4 @@ fn host_of(parts: &http::request::Parts) -> String {
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .unwrap_or_default()
-}
-
-/// gin's `ClientIP()` with its defaults (every proxy trusted): the first address of a fully
-/// valid `X-Forwarded-For`, else `X-Real-IP`, else the peer address.
-pub fn client_ip(headers: &HeaderMap, peer: IpAddr) -> String {
-    for name in ["x-forwarded-for", "x-real-ip"] {
-        let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) else {
-            continue;
-        };
-        let items: Vec<&str> = v.split(',').map(str::trim).collect();
-        if !items.is_empty() && items.iter().all(|i| i.parse::<IpAddr>().is_ok()) {
-            return items[0].to_string();
-        }
-    }
-    match peer {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(peer)
-            .to_string(),
-        v4 => v4.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_ip_rules() {
-        let peer: IpAddr = "10.0.0.1".parse().unwrap();
-        let mut h = HeaderMap::new();
-        assert_eq!(client_ip(&h, peer), "10.0.0.1");
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("1.2.3.4, 5.6.7.8"),
-        );
-        assert_eq!(client_ip(&h, peer), "1.2.3.4");
-        h.insert("x-forwarded-for", HeaderValue::from_static("junk, 5.6.7.8"));
-        assert_eq!(client_ip(&h, peer), "10.0.0.1");
-        h.insert("x-real-ip", HeaderValue::from_static("9.9.9.9"));
-        assert_eq!(client_ip(&h, peer), "9.9.9.9");
-    }
 }

@@ -270,7 +270,7 @@ fn run(args: RunArgs) -> ExitCode {
             read_timeout: cfg.read_timeout,
             idle_timeout: cfg.idle_timeout,
             max_header_bytes: cfg.max_header_bytes,
-            h2c: cfg.use_h2c,
+            h2c: cfg.use_h2c || cfg.router.use_h2c,
             shutdown_grace: shutdown_grace(&cfg),
             write_timeout: cfg.write_timeout,
             tls,

@@ -198,8 +198,9 @@ fn echo_endpoint_and_disabled_health() {
     assert_eq!(v["req_uri_details"]["query"], json!("a=1&b=2"));
 }
 
-/// `use_h2c: true` adds cleartext HTTP/2 (prior knowledge) beside HTTP/1.1; without it the
-/// port speaks HTTP/1.1 only, as KrakenD's.
+/// `use_h2c: true` (root, or `router.use_h2c`, which Lura copies into gin's `UseH2C`) adds
+/// cleartext HTTP/2 (prior knowledge) beside HTTP/1.1; without it the port speaks HTTP/1.1
+/// only, as KrakenD's.
 #[test]
 fn h2c_only_with_use_h2c() {
     let backend = start_backend();
@@ -216,6 +217,9 @@ fn h2c_only_with_use_h2c() {
     assert!(refused.is_err(), "HTTP/2 without use_h2c: {refused:?}");
     assert_eq!(h2c.request("GET", "/merge/5", &[], "").status, 200);
     assert_eq!(plain.request("GET", "/merge/5", &[], "").status, 200);
+    let router_h2c =
+        Gateway::start(&base.replacen("\"router\": {", "\"router\": {\"use_h2c\": true, ", 1));
+    assert_eq!(rt.block_on(h2_get(router_h2c.port, "/merge/5")), Ok(200));
 }
 
 /// One HTTP/2 prior-knowledge GET; the status, or why it failed.

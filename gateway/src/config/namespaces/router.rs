@@ -6,6 +6,10 @@ use serde_json::{Map, Value};
 use crate::codec::json as gojson;
 use crate::config::walk::{join, Walker};
 
+pub mod client_ip;
+
+pub use client_ip::ClientIpPolicy;
+
 /// The namespace key.
 pub const NAMESPACE: &str = "router";
 
@@ -39,6 +43,10 @@ pub struct RouterOptions {
     pub remove_extra_slash: bool,
     /// `error_body`: JSON bodies replacing gin's plain-text 404 and 405.
     pub error_body: ErrorBodies,
+    /// `forwarded_by_client_ip`, `remote_ip_headers`, `trusted_proxies` and `app_engine`.
+    pub client_ip: ClientIpPolicy,
+    /// `use_h2c`: Lura copies it into gin's `UseH2C`, so it enables h2c like the root key.
+    pub use_h2c: bool,
 }
 
 /// `error_body`, each rendered once (Go's JSON encoding) at start-up.
@@ -66,6 +74,8 @@ impl Default for RouterOptions {
             auto_options: false,
             remove_extra_slash: false,
             error_body: ErrorBodies::default(),
+            client_ip: ClientIpPolicy::default(),
+            use_h2c: false,
         }
     }
 }
@@ -98,6 +108,8 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> RouterOption
             .object(v, "error_body", path)
             .map(|o| error_bodies(o, &join(path, "error_body"), w))
             .unwrap_or_default(),
+        client_ip: client_ip::parse(v, path, w),
+        use_h2c: w.boolean(v, "use_h2c", path).unwrap_or(false),
     }
 }
 
