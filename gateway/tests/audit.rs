@@ -1,5 +1,7 @@
 //! `krakend audit` filters (-i, -s), Go-template format (-f) and --fail-on exit codes.
 
+mod common;
+
 use std::process::{Command, Output};
 
 const CONFIG: &str = r#"{"version": 3, "debug_endpoint": true,
@@ -16,8 +18,7 @@ fn audit(args: &[&str]) -> (Output, String) {
         .args(args)
         .output()
         .unwrap();
-    let t =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let t = common::output_text(&out);
     (out, t)
 }
 
@@ -88,8 +89,7 @@ mod lint {
             cmd.args(["-s", sp.to_str().unwrap()]);
         }
         let out = cmd.output().unwrap();
-        let t = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+        let t = super::common::output_text(&out);
         (out.status.code(), t)
     }
 

@@ -1,5 +1,8 @@
 //! The command line: `check` on broken configs, exit codes, version and plugin commands.
 
+mod common;
+
+use common::output_text as text;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -8,14 +11,6 @@ fn krakend(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run krakend")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

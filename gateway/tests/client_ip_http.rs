@@ -65,11 +65,7 @@ fn a_bad_trusted_proxy_stops_the_start() {
         .arg(&path)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::output_text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(
         text.contains("extra_config.router.trusted_proxies[1]"),

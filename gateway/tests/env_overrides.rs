@@ -1,5 +1,8 @@
 //! `KRAKEND_*` root-setting overrides and `USAGE_DISABLE` through the real binary.
 
+mod common;
+
+use common::output_text as text;
 use std::process::{Command, Output};
 
 fn check(config: &str, env: &[(&str, &str)]) -> Output {
@@ -10,14 +13,6 @@ fn check(config: &str, env: &[(&str, &str)]) -> Output {
     cmd.args(["check", "-d", "-c", path.to_str().unwrap()]);
     cmd.envs(env.iter().copied());
     cmd.output().expect("run krakend")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 const CONFIG: &str = r#"{"version": 3, "name": "file name", "port": 8080, "timeout": "3s",

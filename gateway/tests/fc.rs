@@ -2,6 +2,9 @@
 //! variables on the multi-file tree under tests/fc (settings per environment, partials,
 //! templates), `FC_OUT`, and located template errors.
 
+mod common;
+
+use common::output_text as text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -28,14 +31,6 @@ fn krakend(args: &[&str], env: &[(&str, &Path)], enable: bool) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("run krakend")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn fc_env(env: &str) -> Vec<(&'static str, PathBuf)> {

@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{free_port, raw_request};
 
@@ -38,11 +37,7 @@ fn run_with_extra(extra: &str, headers: &[(&str, &str)]) -> (String, String) {
         .stderr(Stdio::from(err))
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while raw_request(port, "GET", "/__health", &[], "").is_err() {
-        assert!(Instant::now() < deadline, "gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until_listening(port);
     for _ in 0..2 {
         let _ = raw_request(port, "GET", "/a", headers, "");
     }

@@ -175,11 +175,7 @@ fn syntax_errors_stop_the_start_up_naming_file_and_path() {
         .arg(&config)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let ns = r#"endpoints[0].extra_config["modifier/lua-proxy"]"#;
     assert!(text.contains(&format!("{ns}.sources[0]")), "{text}");

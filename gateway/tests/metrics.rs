@@ -5,7 +5,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{free_port, raw_request, start_backend};
 
@@ -32,11 +32,7 @@ fn start(config: &str, port: u16) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while raw_request(port, "GET", "/__health", &[], "").is_err() {
-        assert!(Instant::now() < deadline, "gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_until_listening(port);
     Running { child, _dir: dir }
 }
 
