@@ -9,6 +9,8 @@
 
 #[path = "support/alloc.rs"]
 mod alloc_count;
+#[path = "support/request.rs"]
+mod bench_request;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -28,6 +30,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Map;
 
 use alloc_count::report_allocations;
+use bench_request::proxy_request;
 
 /// A small backend body like the ones of Lura's benchmarks.
 const BODY: &[u8] = br#"{"id":42,"name":"Ada Lovelace","email":"ada@example.com","address":{"street":"12 St James's Square","city":"London","zip":"SW1Y 4JH","geo":{"lat":51.507,"lng":-0.135}},"tags":["math","engines"],"active":true,"score":98.5,"created_at":"2024-01-01T00:00:00Z","password":"secret","internal":{"shard":3,"node":"a"}}"#;
@@ -85,26 +88,6 @@ fn endpoint<'a>(svc: &'a config::ServiceConfig, path: &str) -> &'a EndpointConfi
         .expect("bench endpoint")
 }
 
-fn proxy_request() -> Request {
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    headers.insert("x-forwarded-for", HeaderValue::from_static("127.0.0.1"));
-    headers.insert(
-        "user-agent",
-        HeaderValue::from_static("KrakenD Version 2.13.8"),
-    );
-    Request {
-        method: Method::GET,
-        path: "/one/42".into(),
-        query: [("page".to_string(), vec!["2".to_string()])].into(),
-        params: [("Id".to_string(), "42".to_string())].into(),
-        headers,
-        body: Bytes::new(),
-        has_body: false,
-        target: None,
-    }
-}
-
 fn client_request(path: &str) -> ClientRequest {
     let mut headers = HeaderMap::new();
     headers.insert("accept", HeaderValue::from_static("application/json"));
@@ -145,7 +128,7 @@ fn bench_request_building(c: &mut Criterion) {
     let svc = service();
     let cfg = &endpoint(&svc, "/one/{id}").backends[0];
     let backend = BackendProxy::new(cfg, HttpClient::default(), 1);
-    let request = proxy_request();
+    let request = proxy_request("/one/42", &[("user-agent", "KrakenD Version 2.13.8")]);
     c.bench_function("request building", |b| {
         b.iter(|| black_box(backend.outgoing(black_box(&request))))
     });

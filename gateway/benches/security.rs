@@ -11,6 +11,8 @@
 
 #[path = "support/alloc.rs"]
 mod alloc_count;
+#[path = "support/request.rs"]
+mod bench_request;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Map, Value};
 
 use alloc_count::report_allocations;
+use bench_request::proxy_request;
 
 /// The test key set: private keys of every family, with their `kid`s.
 fn jwks() -> PathBuf {
@@ -196,22 +199,6 @@ fn bench_cors_preflight(c: &mut Criterion) {
     });
 }
 
-fn cel_request() -> Request {
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    headers.insert("x-forwarded-for", HeaderValue::from_static("127.0.0.1"));
-    Request {
-        method: Method::GET,
-        path: "/cel/42".into(),
-        query: [("page".to_string(), vec!["2".to_string()])].into(),
-        params: [("Id".to_string(), "42".to_string())].into(),
-        headers,
-        body: Bytes::new(),
-        has_body: false,
-        target: None,
-    }
-}
-
 fn bench_cel(c: &mut Criterion) {
     let svc = service("https://unused.example/jwk");
     let rt = runtime();
@@ -227,7 +214,7 @@ fn bench_cel(c: &mut Criterion) {
             })
         });
         let layer = CelValidation::wrap(rules, next);
-        let request = cel_request();
+        let request = proxy_request("/cel/42", &[]);
         let check = || rt.block_on(layer.call(request.clone()));
         assert!(check().error.is_none(), "{name}: the request passes");
         group.bench_function(name, |b| b.iter(|| black_box(check())));

@@ -179,4 +179,16 @@ pub(crate) mod testing {
     pub fn failing(msg: &'static str) -> SharedProxy {
         from_fn(move |_| async move { Outcome::err(ProxyError::Transport(msg.into())) })
     }
+
+    /// Headers from `(name, value)` pairs, repeated names appended.
+    pub fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
 }

@@ -261,16 +261,7 @@ mod tests {
         )
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
+    use crate::proxy::testing::header_map as headers;
 
     /// Runs the policy in front of a fake router that answers 200 with `Vary: Accept-Encoding`.
     fn serve(c: &Cors, method: Method, req: &[(&str, &str)]) -> (bool, http::Response<Body>) {

@@ -214,7 +214,6 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn policy(json: &str) -> (ClientIpPolicy, Vec<String>) {
         let v: Value = serde_json::from_str(json).unwrap();
@@ -223,16 +222,7 @@ mod tests {
         (p, w.problems.iter().map(|p| p.to_string()).collect())
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
+    use crate::proxy::testing::header_map as headers;
 
     /// (case, router options, peer, request headers, gin's ClientIP).
     type Case<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
