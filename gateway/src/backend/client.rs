@@ -10,17 +10,14 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Uri};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::body::Frame;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::pool::{ConnectionPool, PoolLimits, PooledBody};
 use crate::body::{self, Body};
 use crate::config::transport::TransportSettings;
 use crate::config::ClientTlsConfig;
@@ -60,7 +57,7 @@ pub struct Outgoing {
 /// A backend response after redirects.
 pub struct Received {
     /// The final response.
-    pub response: http::Response<Incoming>,
+    pub response: http::Response<PooledBody>,
     /// The URL that produced it.
     pub url: String,
     /// Whether the gateway asked for gzip itself (and so must undo it).
@@ -70,7 +67,7 @@ pub struct Received {
 /// The shared client.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpsConnector<HttpConnector>, Body>,
+    pool: ConnectionPool,
     /// Add `Accept-Encoding: gzip` (and undo it) when the request has none.
     request_gzip: bool,
     /// `disable_keep_alives`: every request carries `Connection: close`.
@@ -183,7 +180,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 impl HttpClient {
     /// A client with the given transport settings and backend TLS trust.
     pub fn new(tls: &ClientTlsConfig, transport: &TransportSettings) -> Result<Self, TlsError> {
-        let mut connector = HttpConnector::new();
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_nodelay(true);
         // Go's dialer sets both the idle time and the probe interval to `KeepAlive`.
         connector.set_keepalive(transport.tcp_keep_alive);
@@ -201,14 +198,16 @@ impl HttpClient {
         } else {
             transport.max_idle_per_host
         };
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(max_idle_per_host)
-            .pool_idle_timeout(transport.idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .http1_title_case_headers(true)
-            .build(connector);
+        let pool = ConnectionPool::new(
+            connector,
+            PoolLimits {
+                max_idle_per_host,
+                max_idle_total: transport.max_idle_total,
+                idle_timeout: transport.idle_timeout,
+            },
+        );
         Ok(Self {
-            inner,
+            pool,
             request_gzip: !transport.disable_compression,
             close_connections: transport.disable_keep_alives,
             response_header_timeout: transport.response_header_timeout,
@@ -216,34 +215,41 @@ impl HttpClient {
     }
 
     /// One exchange: resolves when the response head has arrived, within
-    /// `response_header_timeout` when set.
+    /// `response_header_timeout` when set. A replayable request that met a connection the
+    /// backend had just closed is sent once more on a new one, as Go does.
     async fn exchange(
         &self,
-        request: http::Request<Body>,
+        build: impl Fn() -> Result<http::Request<Body>, ProxyError>,
         method: &Method,
         url: &str,
-    ) -> Result<http::Response<Incoming>, ProxyError> {
+        replayable: bool,
+    ) -> Result<http::Response<PooledBody>, ProxyError> {
         let transport_error =
             |detail: String| ProxyError::Transport(format!("{} {url:?}: {detail}", go_op(method)));
-        let pending = self.inner.request(request);
-        let result = match self.response_header_timeout {
-            None => pending.await,
-            Some(limit) => match tokio::time::timeout(limit, pending).await {
-                Ok(r) => r,
-                // Go's wording for `ResponseHeaderTimeout`.
-                Err(_) => {
-                    return Err(transport_error(
-                        "net/http: timeout awaiting response headers".into(),
-                    ))
-                }
-            },
-        };
-        result.map_err(|e| transport_error(error_chain(&e)))
+        let mut replayed = false;
+        loop {
+            let pending = self.pool.send(build()?);
+            let result = match self.response_header_timeout {
+                None => pending.await,
+                Some(limit) => match tokio::time::timeout(limit, pending).await {
+                    Ok(r) => r,
+                    // Go's wording for `ResponseHeaderTimeout`.
+                    Err(_) => {
+                        return Err(transport_error(
+                            "net/http: timeout awaiting response headers".into(),
+                        ))
+                    }
+                },
+            };
+            match result {
+                Err(e) if e.is_stale_connection() && replayable && !replayed => replayed = true,
+                other => return other.map_err(|e| transport_error(error_chain(&e))),
+            }
+        }
     }
 
     /// Sends a request, following up to 10 redirects as Go's client does.
     pub async fn send(&self, mut out: Outgoing) -> Result<Received, ProxyError> {
-        // One copy of the headers per hop (the original is kept for redirects).
         let original_headers = std::mem::take(&mut out.headers);
         let mut strip_credentials = false;
         let mut referer: Option<String> = None;
@@ -261,47 +267,58 @@ impl HttpClient {
                     uri.scheme_str().unwrap_or("")
                 )));
             }
-            let mut headers = original_headers.clone();
-            if strip_credentials {
-                for h in [
-                    header::AUTHORIZATION,
-                    header::WWW_AUTHENTICATE,
-                    header::COOKIE,
-                ] {
-                    headers.remove(h);
+            let decompress = self.request_gzip
+                && !original_headers.contains_key(header::ACCEPT_ENCODING)
+                && !original_headers.contains_key(header::RANGE)
+                && out.method != Method::HEAD;
+            // Each attempt gets its own copy: the original is kept for redirects and replays.
+            let build = || {
+                let mut headers = original_headers.clone();
+                if strip_credentials {
+                    for h in [
+                        header::AUTHORIZATION,
+                        header::WWW_AUTHENTICATE,
+                        header::COOKIE,
+                    ] {
+                        headers.remove(h);
+                    }
                 }
-            }
-            if let Some(r) = &referer {
-                if let Ok(v) = HeaderValue::from_str(r) {
+                if let Some(v) = referer
+                    .as_deref()
+                    .and_then(|r| HeaderValue::from_str(r).ok())
+                {
                     headers.insert(header::REFERER, v);
                 }
-            }
-            let decompress = self.request_gzip
-                && !headers.contains_key(header::ACCEPT_ENCODING)
-                && !headers.contains_key(header::RANGE)
-                && out.method != Method::HEAD;
-            if decompress {
-                headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            if self.close_connections {
-                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            let body = match out.mode {
-                BodyMode::None => body::empty(),
-                BodyMode::Empty => {
-                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-                    body::empty()
+                if decompress {
+                    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
                 }
-                BodyMode::Sized => body::full(out.body.clone()),
-                BodyMode::Chunked => chunked(out.body.clone()),
+                if self.close_connections {
+                    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                let body = match out.mode {
+                    BodyMode::None => body::empty(),
+                    BodyMode::Empty => {
+                        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                        body::empty()
+                    }
+                    BodyMode::Sized => body::full(out.body.clone()),
+                    BodyMode::Chunked => chunked(out.body.clone()),
+                };
+                let mut request = http::Request::builder()
+                    .method(out.method.clone())
+                    .uri(uri.clone())
+                    .body(body)
+                    .map_err(|e| ProxyError::Transport(e.to_string()))?;
+                *request.headers_mut() = headers;
+                Ok(request)
             };
-            let mut request = http::Request::builder()
-                .method(out.method.clone())
-                .uri(uri.clone())
-                .body(body)
-                .map_err(|e| ProxyError::Transport(e.to_string()))?;
-            *request.headers_mut() = headers;
-            let response = self.exchange(request, &out.method, &out.url).await?;
+            let replayable = matches!(
+                out.method,
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+            ) && matches!(out.mode, BodyMode::None | BodyMode::Empty);
+            let response = self
+                .exchange(build, &out.method, &out.url, replayable)
+                .await?;
             let status = response.status();
             let location = response
                 .headers()

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod decode;
 pub mod manipulate;
+pub mod pool;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

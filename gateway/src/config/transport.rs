@@ -21,8 +21,8 @@ pub const DEFAULT_FALLBACK_DELAY: Duration = Duration::from_millis(300);
 pub struct TransportSettings {
     /// `max_idle_connections_per_host` (zero: the default, 250).
     pub max_idle_per_host: usize,
-    /// `max_idle_connections` across all hosts (zero: no limit). Parsed, but hyper-util's
-    /// pool has no global cap, so only the per-host limit applies.
+    /// `max_idle_connections` across all hosts (zero: no limit); the oldest idle connection
+    /// is closed first.
     pub max_idle_total: usize,
     /// `idle_connection_timeout`: an idle pooled connection is closed after it (None: never).
     pub idle_timeout: Option<Duration>,

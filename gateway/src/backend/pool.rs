@@ -1,0 +1,678 @@
+//! Keep-alive connections to backends: HTTP/1.1 connections (plain or TLS) kept per origin,
+//! reused most-recently-used first, as Go's `http.Transport` does.
+//!
+//! A connection goes back to the pool when its response body has been read to the end; a body
+//! dropped early closes it. Limits follow KrakenD's transport keys: idle connections per host
+//! (`max_idle_connections_per_host`), idle connections in all (`max_idle_connections`, the
+//! oldest one across hosts is closed first) and how long one may stay idle
+//! (`idle_connection_timeout`). A request that a pooled connection could not even start
+//! (the backend had closed it meanwhile) is retried once on a new connection, whatever its
+//! method, as nothing of it was sent.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tower_service::Service;
+
+use crate::body::Body;
+
+/// Why a backend exchange failed before a response head arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// Dialing (TCP, TLS) failed.
+    #[error("dial: {0}")]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The HTTP/1.1 handshake or the exchange failed.
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+    /// A reused connection broke after the request went out and before any answer: the
+    /// backend had closed it as idle. Go replays idempotent requests once then.
+    #[error(transparent)]
+    Stale(hyper::Error),
+}
+
+impl PoolError {
+    /// Whether a replayable request may be sent again on a new connection.
+    pub fn is_stale_connection(&self) -> bool {
+        matches!(self, Self::Stale(_))
+    }
+}
+
+/// Limits of the pool (KrakenD's transport keys).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolLimits {
+    /// Idle connections kept per origin (0: none, every connection is closed after use).
+    pub max_idle_per_host: usize,
+    /// Idle connections kept across all origins (0: no limit).
+    pub max_idle_total: usize,
+    /// How long a connection may stay idle (None: until the backend closes it).
+    pub idle_timeout: Option<Duration>,
+}
+
+/// The shared pool; cloning shares it.
+#[derive(Clone)]
+pub struct ConnectionPool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    connector: HttpsConnector<HttpConnector>,
+    handshake: http1::Builder,
+    limits: PoolLimits,
+    idle: Mutex<IdleSet>,
+}
+
+/// Idle connections by origin; `origins` maps `scheme://authority` to an index of `lists`.
+#[derive(Default)]
+struct IdleSet {
+    origins: HashMap<Box<str>, usize>,
+    lists: Vec<Vec<IdleConnection>>,
+    total: usize,
+    reaper_running: bool,
+}
+
+struct IdleConnection {
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
+impl ConnectionPool {
+    /// A pool dialing through `connector`, writing title-case header names as Go does.
+    pub fn new(connector: HttpsConnector<HttpConnector>, limits: PoolLimits) -> Self {
+        let mut handshake = http1::Builder::new();
+        handshake.title_case_headers(true);
+        Self {
+            inner: Arc::new(PoolInner {
+                connector,
+                handshake,
+                limits,
+                idle: Mutex::new(IdleSet::default()),
+            }),
+        }
+    }
+
+    /// Sends `request` (absolute URI) over a pooled or new connection to its origin and
+    /// resolves with the response head; the body returns the connection when read to its end.
+    pub async fn send(
+        &self,
+        mut request: Request<Body>,
+    ) -> Result<Response<PooledBody>, PoolError> {
+        let uri = request.uri().clone();
+        let origin = origin_of(&uri);
+        prepare_origin_form(&mut request, &uri);
+        let slot = self.inner.slot_of(&origin);
+        loop {
+            let (mut sender, reused) = match self.inner.take_idle(slot).await {
+                Some(sender) => (sender, true),
+                None => (self.inner.connect(&uri).await?, false),
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let pool = Arc::downgrade(&self.inner);
+                    return Ok(response.map(|body| PooledBody::new(body, sender, pool, slot)));
+                }
+                Err(mut failed) => match failed.take_message() {
+                    // Nothing was written on a connection the backend had closed: try again.
+                    Some(unsent) if reused => request = unsent,
+                    _ => {
+                        let error = failed.into_error();
+                        if reused && closed_before_answer(&error) {
+                            return Err(PoolError::Stale(error));
+                        }
+                        return Err(error.into());
+                    }
+                },
+            }
+        }
+    }
+
+    /// Idle connections now held (all origins).
+    pub fn idle_count(&self) -> usize {
+        self.inner.lock().total
+    }
+}
+
+impl PoolInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdleSet> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The index of `origin`'s idle list, created on first use.
+    fn slot_of(&self, origin: &str) -> usize {
+        let mut set = self.lock();
+        if let Some(&slot) = set.origins.get(origin) {
+            return slot;
+        }
+        let slot = set.lists.len();
+        set.lists.push(Vec::new());
+        set.origins.insert(origin.into(), slot);
+        slot
+    }
+
+    /// The most recently used live idle connection of `slot`, ready to send.
+    async fn take_idle(&self, slot: usize) -> Option<SendRequest<Body>> {
+        loop {
+            let candidate = {
+                let mut set = self.lock();
+                let conn = set.lists[slot].pop()?;
+                set.total -= 1;
+                conn
+            };
+            if self.expired(&candidate) || candidate.sender.is_closed() {
+                continue;
+            }
+            let mut sender = candidate.sender;
+            // A connection returns when its body ended; its task may not have reached the
+            // idle state yet.
+            if sender.is_ready() || sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    fn expired(&self, conn: &IdleConnection) -> bool {
+        self.limits
+            .idle_timeout
+            .is_some_and(|limit| conn.since.elapsed() >= limit)
+    }
+
+    /// Dials `uri`'s origin and starts the connection's task.
+    async fn connect(&self, uri: &Uri) -> Result<SendRequest<Body>, PoolError> {
+        let stream = self
+            .connector
+            .clone()
+            .call(uri.clone())
+            .await
+            .map_err(PoolError::Connect)?;
+        let (sender, connection) = self.handshake.handshake(stream).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "backend connection closed");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Keeps `sender` for reuse within the limits, else drops (closes) it.
+    fn put_back(self: &Arc<Self>, slot: usize, sender: SendRequest<Body>) {
+        let limits = self.limits;
+        if limits.max_idle_per_host == 0 || sender.is_closed() {
+            return;
+        }
+        let mut set = self.lock();
+        if set.lists[slot].len() >= limits.max_idle_per_host {
+            return;
+        }
+        if limits.max_idle_total > 0 && set.total >= limits.max_idle_total && !set.evict_oldest() {
+            return;
+        }
+        set.lists[slot].push(IdleConnection {
+            sender,
+            since: Instant::now(),
+        });
+        set.total += 1;
+        if let Some(timeout) = limits.idle_timeout {
+            if !set.reaper_running {
+                set.reaper_running = true;
+                drop(set);
+                spawn_reaper(Arc::downgrade(self), timeout);
+            }
+        }
+    }
+
+    /// Drops idle connections older than `timeout`; false when none is left.
+    fn reap(&self, timeout: Duration) -> bool {
+        let mut set = self.lock();
+        let mut closed = 0;
+        for list in &mut set.lists {
+            let before = list.len();
+            list.retain(|c| c.since.elapsed() < timeout && !c.sender.is_closed());
+            closed += before - list.len();
+        }
+        set.total -= closed;
+        if set.total == 0 {
+            set.reaper_running = false;
+        }
+        set.total > 0
+    }
+}
+
+impl IdleSet {
+    /// Closes the connection idle for the longest time across origins.
+    fn evict_oldest(&mut self) -> bool {
+        let oldest = self
+            .lists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, list)| list.first().map(|c| (i, c.since)))
+            .min_by_key(|&(_, since)| since);
+        match oldest {
+            Some((i, _)) => {
+                self.lists[i].remove(0);
+                self.total -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Closes expired idle connections every `timeout` while any remain.
+fn spawn_reaper(pool: Weak<PoolInner>, timeout: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let period = timeout.max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(period).await;
+            let Some(pool) = pool.upgrade() else { return };
+            if !pool.reap(timeout) {
+                return;
+            }
+        }
+    });
+}
+
+/// The peer closed or reset the connection before any byte of an answer.
+fn closed_before_answer(error: &hyper::Error) -> bool {
+    if error.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// `scheme://authority`, the key of the pool.
+fn origin_of(uri: &Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let mut origin = String::with_capacity(scheme.len() + 3 + authority.len());
+    origin.push_str(scheme);
+    origin.push_str("://");
+    origin.push_str(authority);
+    origin
+}
+
+/// Rewrites the absolute URI to origin-form (`/path?query`) and sets `Host` when absent:
+/// the host, and the port unless it is the scheme's default.
+fn prepare_origin_form(request: &mut Request<Body>, uri: &Uri) {
+    if !request.headers().contains_key(header::HOST) {
+        if let Some(host) = host_header(uri) {
+            request.headers_mut().insert(header::HOST, host);
+        }
+    }
+    let path = match uri.path_and_query() {
+        Some(pq) if pq.as_str() != "/" => pq.clone(),
+        _ => PathAndQuery::from_static("/"),
+    };
+    *request.uri_mut() = Uri::from(path);
+}
+
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default_port = match uri.scheme() {
+        Some(s) if *s == Scheme::HTTPS => 443,
+        _ => 80,
+    };
+    let value = match uri.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_string(),
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+/// A backend response body that hands its connection back to the pool once read to the end.
+pub struct PooledBody {
+    body: Incoming,
+    lease: Option<Lease>,
+}
+
+struct Lease {
+    sender: SendRequest<Body>,
+    pool: Weak<PoolInner>,
+    slot: usize,
+}
+
+impl PooledBody {
+    fn new(body: Incoming, sender: SendRequest<Body>, pool: Weak<PoolInner>, slot: usize) -> Self {
+        let mut pooled = Self {
+            body,
+            lease: Some(Lease { sender, pool, slot }),
+        };
+        if pooled.body.is_end_stream() {
+            pooled.release();
+        }
+        pooled
+    }
+
+    fn release(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            if let Some(pool) = lease.pool.upgrade() {
+                pool.put_back(lease.slot, lease.sender);
+            }
+        }
+    }
+}
+
+impl HttpBody for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.release(),
+            Poll::Ready(Some(Ok(_))) if this.body.is_end_stream() => this.release(),
+            // A broken body leaves the connection unusable.
+            Poll::Ready(Some(Err(_))) => this.lease = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::client::{BodyMode, HttpClient, Outgoing};
+    use crate::config::transport::TransportSettings;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[test]
+    fn origin_and_host_follow_the_uri() {
+        let uri: Uri = "https://api.example:8443/a?b=1".parse().unwrap();
+        assert_eq!(origin_of(&uri), "https://api.example:8443");
+        assert_eq!(host_header(&uri).unwrap(), "api.example:8443");
+        let default_port: Uri = "http://h:80/".parse().unwrap();
+        assert_eq!(host_header(&default_port).unwrap(), "h");
+    }
+
+    #[test]
+    fn requests_go_out_in_origin_form() {
+        let mut request = Request::new(crate::body::empty());
+        let uri: Uri = "http://h:8080/x/y?z=1".parse().unwrap();
+        prepare_origin_form(&mut request, &uri);
+        assert_eq!(request.uri().to_string(), "/x/y?z=1");
+        assert_eq!(request.headers()[header::HOST], "h:8080");
+
+        let mut bare = Request::new(crate::body::empty());
+        prepare_origin_form(&mut bare, &"http://h".parse().unwrap());
+        assert_eq!(bare.uri().to_string(), "/");
+    }
+
+    /// What a test backend does on its connections.
+    #[derive(Clone, Copy)]
+    enum Behaviour {
+        /// Answers every request with the connection's number, keeping it open.
+        Numbered,
+        /// Connection 0 answers once, then reads the next request and closes unanswered.
+        FirstConnectionDiesAfterOne,
+    }
+
+    /// A raw HTTP/1.1 backend; returns its address and the count of accepted connections.
+    async fn backend(behaviour: Behaviour) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let number = counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut answered = 0;
+                    let mut buf = vec![0u8; 4096];
+                    let mut pending = Vec::new();
+                    loop {
+                        while !pending.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        let end = pending.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        pending.drain(..end + 4);
+                        if matches!(behaviour, Behaviour::FirstConnectionDiesAfterOne)
+                            && number == 0
+                            && answered == 1
+                        {
+                            return;
+                        }
+                        let body = number.to_string();
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if stream.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        answered += 1;
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn test_pool(limits: PoolLimits) -> ConnectionPool {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+            )
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        ConnectionPool::new(connector, limits)
+    }
+
+    const KEEP_ALL: PoolLimits = PoolLimits {
+        max_idle_per_host: 10,
+        max_idle_total: 0,
+        idle_timeout: None,
+    };
+
+    async fn get(pool: &ConnectionPool, url: &str) -> Result<String, PoolError> {
+        let request = Request::get(url).body(crate::body::empty()).unwrap();
+        let response = pool.send(request).await?;
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_read_body_returns_its_connection_for_the_next_request() {
+        let (addr, accepted) = backend(Behaviour::Numbered).await;
+        let pool = test_pool(KEEP_ALL);
+        let url = format!("http://{addr}/a");
+        assert_eq!(get(&pool, &url).await.unwrap(), "0");
+        assert_eq!(pool.idle_count(), 1);
+        assert_eq!(get(&pool, &url).await.unwrap(), "0");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_open_connections_and_the_last_used_goes_first() {
+        let (addr, accepted) = backend(Behaviour::Numbered).await;
+        let pool = test_pool(KEEP_ALL);
+        let url = format!("http://{addr}/");
+        let first = pool
+            .send(Request::get(&url).body(crate::body::empty()).unwrap())
+            .await
+            .unwrap();
+        let second = pool
+            .send(Request::get(&url).body(crate::body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "a busy connection was shared"
+        );
+        // The first one, read last, is the most recently used.
+        second.into_body().collect().await.unwrap();
+        first.into_body().collect().await.unwrap();
+        assert_eq!(pool.idle_count(), 2);
+        assert_eq!(get(&pool, &url).await.unwrap(), "0");
+        assert_eq!(get(&pool, &url).await.unwrap(), "0");
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_unread_closes_its_connection() {
+        let (addr, accepted) = backend(Behaviour::Numbered).await;
+        let pool = test_pool(KEEP_ALL);
+        let url = format!("http://{addr}/");
+        let response = pool
+            .send(Request::get(&url).body(crate::body::empty()).unwrap())
+            .await
+            .unwrap();
+        drop(response);
+        assert_eq!(pool.idle_count(), 0);
+        assert_eq!(get(&pool, &url).await.unwrap(), "1");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn idle_limits_per_host_and_in_all_close_the_oldest() {
+        let (one, _) = backend(Behaviour::Numbered).await;
+        let (two, _) = backend(Behaviour::Numbered).await;
+        let pool = test_pool(PoolLimits {
+            max_idle_per_host: 10,
+            max_idle_total: 1,
+            idle_timeout: None,
+        });
+        get(&pool, &format!("http://{one}/")).await.unwrap();
+        get(&pool, &format!("http://{two}/")).await.unwrap();
+        assert_eq!(pool.idle_count(), 1);
+        // The connection to `one` was the oldest and went; `two`'s is reused.
+        assert_eq!(get(&pool, &format!("http://{two}/")).await.unwrap(), "0");
+        assert_eq!(get(&pool, &format!("http://{one}/")).await.unwrap(), "1");
+
+        let none = test_pool(PoolLimits {
+            max_idle_per_host: 0,
+            ..KEEP_ALL
+        });
+        get(&none, &format!("http://{one}/")).await.unwrap();
+        assert_eq!(none.idle_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_after_the_idle_timeout() {
+        let (addr, accepted) = backend(Behaviour::Numbered).await;
+        let pool = test_pool(PoolLimits {
+            idle_timeout: Some(Duration::from_millis(150)),
+            ..KEEP_ALL
+        });
+        let url = format!("http://{addr}/");
+        get(&pool, &url).await.unwrap();
+        assert_eq!(pool.idle_count(), 1);
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(
+            pool.idle_count(),
+            0,
+            "the reaper left an expired connection"
+        );
+        assert_eq!(get(&pool, &url).await.unwrap(), "1");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    fn outgoing(method: http::Method, url: String, mode: BodyMode) -> Outgoing {
+        Outgoing {
+            method,
+            url,
+            headers: http::HeaderMap::new(),
+            body: if mode == BodyMode::Sized {
+                Bytes::from_static(b"{}")
+            } else {
+                Bytes::new()
+            },
+            mode,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_get_on_a_connection_closed_by_the_backend_is_replayed_once() {
+        let (addr, accepted) = backend(Behaviour::FirstConnectionDiesAfterOne).await;
+        let client = HttpClient::default();
+        let url = format!("http://{addr}/x");
+        for expected in ["0", "1"] {
+            let received = client
+                .send(outgoing(http::Method::GET, url.clone(), BodyMode::None))
+                .await
+                .unwrap();
+            let (_, body) = crate::backend::client::read_body(received).await.unwrap();
+            assert_eq!(body, expected.as_bytes());
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_with_a_body_is_not_replayed() {
+        let (addr, _) = backend(Behaviour::FirstConnectionDiesAfterOne).await;
+        let client = HttpClient::new(
+            &crate::config::ClientTlsConfig::default(),
+            &TransportSettings::default(),
+        )
+        .unwrap();
+        let url = format!("http://{addr}/x");
+        let first = client
+            .send(outgoing(http::Method::POST, url.clone(), BodyMode::Sized))
+            .await
+            .unwrap();
+        crate::backend::client::read_body(first).await.unwrap();
+        let error = client
+            .send(outgoing(http::Method::POST, url, BodyMode::Sized))
+            .await
+            .err()
+            .expect("a POST was replayed");
+        assert!(error.to_string().starts_with("Post "), "{error}");
+    }
+}
