@@ -248,7 +248,9 @@ impl Gateway {
                 let mut req = req;
                 let mut params = found.params;
                 if let Handler::Endpoint(_, Some(g)) = found.value {
-                    match g.admit(req.headers_mut()).await {
+                    // Boxed: the validator's future (a JWK fetch inside) would otherwise
+                    // grow every request's future, guarded or not.
+                    match Box::pin(g.admit(req.headers_mut())).await {
                         Ok(extra) => params.extend(extra),
                         Err(r) => return *r,
                     }

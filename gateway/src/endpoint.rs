@@ -209,25 +209,26 @@ impl Endpoint {
 
     /// Serves one request.
     pub async fn handle(&self, c: ClientRequest) -> http::Response<Body> {
-        let Some(metrics) = &self.metrics else {
-            return self.serve(c).await;
-        };
-        let started = std::time::Instant::now();
-        metrics
-            .handlers
-            .connected
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let started = self.metrics.as_ref().map(|metrics| {
+            metrics
+                .handlers
+                .connected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::time::Instant::now()
+        });
         let response = self.serve(c).await;
-        metrics
-            .handlers
-            .disconnected
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bytes = hyper::body::Body::size_hint(response.body())
-            .exact()
-            .unwrap_or(0);
-        metrics
-            .series
-            .record(response.status().as_u16(), started.elapsed(), bytes);
+        if let (Some(metrics), Some(started)) = (&self.metrics, started) {
+            metrics
+                .handlers
+                .disconnected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let bytes = hyper::body::Body::size_hint(response.body())
+                .exact()
+                .unwrap_or(0);
+            metrics
+                .series
+                .record(response.status().as_u16(), started.elapsed(), bytes);
+        }
         response
     }
 
@@ -265,7 +266,8 @@ impl Endpoint {
             Err(_) => Outcome::err(ProxyError::Timeout),
         };
         if let Some(s) = &self.signer {
-            return s.respond(outcome).await;
+            // Boxed: signing (a JWK fetch inside) is rare; unboxed it would grow every request.
+            return Box::pin(s.respond(outcome)).await;
         }
         self.respond(outcome, accept.as_deref())
     }

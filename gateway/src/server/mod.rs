@@ -86,10 +86,13 @@ pub async fn serve(
                 let svc = service_fn(move |req| {
                     let gw = gw.load_full();
                     let guard = in_flight.as_ref().map(deadline::InFlight::start);
+                    // The request's future lives on the heap while it runs: hyper keeps the
+                    // service future inline in each connection, idle ones included.
+                    let handling = Box::pin(async move { gw.handle(req, remote).await });
                     async move {
                         let response = match write_timeout {
-                            None => gw.handle(req, remote).await,
-                            Some(limit) => tokio::time::timeout(limit, gw.handle(req, remote))
+                            None => handling.await,
+                            Some(limit) => tokio::time::timeout(limit, handling)
                                 .await
                                 .map_err(|_| WriteTimeout)?,
                         };
