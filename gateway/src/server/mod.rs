@@ -20,6 +20,8 @@ use arc_swap::ArcSwap;
 use crate::app::Gateway;
 use deadline::{DeadlineIo, Deadlines, TrackedBody};
 
+mod head;
+
 /// Server-level settings from the service config.
 #[derive(Clone)]
 pub struct ServerSettings {
@@ -83,7 +85,10 @@ pub async fn serve(
                 let open = crate::metrics::ConnectionGuard::open();
                 let gw = gateway.clone();
                 let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
-                let svc = service_fn(move |req| {
+                let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                    if req.version() != http::Version::HTTP_2 {
+                        head::detach(&mut req);
+                    }
                     let gw = gw.load_full();
                     let guard = in_flight.as_ref().map(deadline::InFlight::start);
                     // The request's future lives on the heap while it runs: hyper keeps the
