@@ -9,16 +9,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Uri};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
+use http_body_util::BodyExt;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::h1::OutgoingBody;
 use super::pool::{ConnectionPool, PoolLimits, PooledBody};
-use crate::body::{self, Body};
 use crate::config::transport::TransportSettings;
 use crate::config::ClientTlsConfig;
 use crate::error::ProxyError;
@@ -219,7 +218,7 @@ impl HttpClient {
     /// backend had just closed is sent once more on a new one, as Go does.
     async fn exchange(
         &self,
-        build: impl Fn() -> Result<http::Request<Body>, ProxyError>,
+        build: impl Fn() -> Result<http::Request<OutgoingBody>, ProxyError>,
         method: &Method,
         url: &str,
         replayable: bool,
@@ -296,13 +295,10 @@ impl HttpClient {
                     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
                 let body = match out.mode {
-                    BodyMode::None => body::empty(),
-                    BodyMode::Empty => {
-                        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-                        body::empty()
-                    }
-                    BodyMode::Sized => body::full(out.body.clone()),
-                    BodyMode::Chunked => chunked(out.body.clone()),
+                    BodyMode::None => OutgoingBody::None,
+                    BodyMode::Empty => OutgoingBody::Sized(Bytes::new()),
+                    BodyMode::Sized => OutgoingBody::Sized(out.body.clone()),
+                    BodyMode::Chunked => OutgoingBody::Chunked(out.body.clone()),
                 };
                 let mut request = http::Request::builder()
                     .method(out.method.clone())
@@ -370,14 +366,6 @@ impl HttpClient {
             out.url = next;
         }
     }
-}
-
-fn chunked(bytes: Bytes) -> Body {
-    let stream =
-        futures_util::stream::once(
-            async move { Ok::<_, crate::body::BoxError>(Frame::data(bytes)) },
-        );
-    StreamBody::new(stream).boxed()
 }
 
 /// Go prints the method as `Get`, `Post`... in client errors.

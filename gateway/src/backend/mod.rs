@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod decode;
+pub mod h1;
 pub mod manipulate;
 pub mod pool;
 

@@ -19,13 +19,13 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, SendRequest};
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
-use crate::body::Body;
+use super::h1::{H1Connection, H1Error, OutgoingBody, ResponseBody};
 
 /// Why a backend exchange failed before a response head arrived.
 #[derive(Debug, thiserror::Error)]
@@ -33,13 +33,13 @@ pub enum PoolError {
     /// Dialing (TCP, TLS) failed.
     #[error("dial: {0}")]
     Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The HTTP/1.1 handshake or the exchange failed.
+    /// The exchange failed.
     #[error(transparent)]
-    Http(#[from] hyper::Error),
-    /// A reused connection broke after the request went out and before any answer: the
-    /// backend had closed it as idle. Go replays idempotent requests once then.
+    Http(#[from] H1Error),
+    /// A reused connection broke before any answer: the backend had closed it as idle. Go
+    /// replays idempotent requests once then.
     #[error(transparent)]
-    Stale(hyper::Error),
+    Stale(H1Error),
 }
 
 impl PoolError {
@@ -68,7 +68,6 @@ pub struct ConnectionPool {
 
 struct PoolInner {
     connector: HttpsConnector<HttpConnector>,
-    handshake: http1::Builder,
     limits: PoolLimits,
     idle: Mutex<IdleSet>,
 }
@@ -83,19 +82,16 @@ struct IdleSet {
 }
 
 struct IdleConnection {
-    sender: SendRequest<Body>,
+    connection: H1Connection,
     since: Instant,
 }
 
 impl ConnectionPool {
-    /// A pool dialing through `connector`, writing title-case header names as Go does.
+    /// A pool dialing through `connector`.
     pub fn new(connector: HttpsConnector<HttpConnector>, limits: PoolLimits) -> Self {
-        let mut handshake = http1::Builder::new();
-        handshake.title_case_headers(true);
         Self {
             inner: Arc::new(PoolInner {
                 connector,
-                handshake,
                 limits,
                 idle: Mutex::new(IdleSet::default()),
             }),
@@ -106,34 +102,22 @@ impl ConnectionPool {
     /// resolves with the response head; the body returns the connection when read to its end.
     pub async fn send(
         &self,
-        mut request: Request<Body>,
+        mut request: Request<OutgoingBody>,
     ) -> Result<Response<PooledBody>, PoolError> {
         let uri = request.uri().clone();
-        let origin = origin_of(&uri);
+        let slot = self.inner.slot_of(&origin_of(&uri));
         prepare_origin_form(&mut request, &uri);
-        let slot = self.inner.slot_of(&origin);
-        loop {
-            let (mut sender, reused) = match self.inner.take_idle(slot).await {
-                Some(sender) => (sender, true),
-                None => (self.inner.connect(&uri).await?, false),
-            };
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let pool = Arc::downgrade(&self.inner);
-                    return Ok(response.map(|body| PooledBody::new(body, sender, pool, slot)));
-                }
-                Err(mut failed) => match failed.take_message() {
-                    // Nothing was written on a connection the backend had closed: try again.
-                    Some(unsent) if reused => request = unsent,
-                    _ => {
-                        let error = failed.into_error();
-                        if reused && closed_before_answer(&error) {
-                            return Err(PoolError::Stale(error));
-                        }
-                        return Err(error.into());
-                    }
-                },
+        let (connection, reused) = match self.inner.take_idle(slot) {
+            Some(connection) => (connection, true),
+            None => (self.inner.connect(&uri).await?, false),
+        };
+        match connection.send(request).await {
+            Ok(response) => {
+                let pool = Arc::downgrade(&self.inner);
+                Ok(response.map(|body| PooledBody::new(body, pool, slot)))
             }
+            Err(e) if reused && e.closed_before_answer() => Err(PoolError::Stale(e)),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -162,25 +146,16 @@ impl PoolInner {
         slot
     }
 
-    /// The most recently used live idle connection of `slot`, ready to send.
-    async fn take_idle(&self, slot: usize) -> Option<SendRequest<Body>> {
-        loop {
-            let candidate = {
-                let mut set = self.lock();
-                let conn = set.lists[slot].pop()?;
-                set.total -= 1;
-                conn
-            };
-            if self.expired(&candidate) || candidate.sender.is_closed() {
-                continue;
-            }
-            let mut sender = candidate.sender;
-            // A connection returns when its body ended; its task may not have reached the
-            // idle state yet.
-            if sender.is_ready() || sender.ready().await.is_ok() {
-                return Some(sender);
+    /// The most recently used idle connection of `slot` that is still open.
+    fn take_idle(&self, slot: usize) -> Option<H1Connection> {
+        let mut set = self.lock();
+        while let Some(mut candidate) = set.lists[slot].pop() {
+            set.total -= 1;
+            if !self.expired(&candidate) && candidate.connection.is_reusable() {
+                return Some(candidate.connection);
             }
         }
+        None
     }
 
     fn expired(&self, conn: &IdleConnection) -> bool {
@@ -189,27 +164,21 @@ impl PoolInner {
             .is_some_and(|limit| conn.since.elapsed() >= limit)
     }
 
-    /// Dials `uri`'s origin and starts the connection's task.
-    async fn connect(&self, uri: &Uri) -> Result<SendRequest<Body>, PoolError> {
+    /// Dials `uri`'s origin (TCP, and TLS for https).
+    async fn connect(&self, uri: &Uri) -> Result<H1Connection, PoolError> {
         let stream = self
             .connector
             .clone()
             .call(uri.clone())
             .await
             .map_err(PoolError::Connect)?;
-        let (sender, connection) = self.handshake.handshake(stream).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "backend connection closed");
-            }
-        });
-        Ok(sender)
+        Ok(H1Connection::new(TokioIo::new(stream)))
     }
 
-    /// Keeps `sender` for reuse within the limits, else drops (closes) it.
-    fn put_back(self: &Arc<Self>, slot: usize, sender: SendRequest<Body>) {
+    /// Keeps `connection` for reuse within the limits, else drops (closes) it.
+    fn put_back(self: &Arc<Self>, slot: usize, connection: H1Connection) {
         let limits = self.limits;
-        if limits.max_idle_per_host == 0 || sender.is_closed() {
+        if limits.max_idle_per_host == 0 {
             return;
         }
         let mut set = self.lock();
@@ -220,7 +189,7 @@ impl PoolInner {
             return;
         }
         set.lists[slot].push(IdleConnection {
-            sender,
+            connection,
             since: Instant::now(),
         });
         set.total += 1;
@@ -239,7 +208,7 @@ impl PoolInner {
         let mut closed = 0;
         for list in &mut set.lists {
             let before = list.len();
-            list.retain(|c| c.since.elapsed() < timeout && !c.sender.is_closed());
+            list.retain(|c| c.since.elapsed() < timeout);
             closed += before - list.len();
         }
         set.total -= closed;
@@ -287,26 +256,6 @@ fn spawn_reaper(pool: Weak<PoolInner>, timeout: Duration) {
     });
 }
 
-/// The peer closed or reset the connection before any byte of an answer.
-fn closed_before_answer(error: &hyper::Error) -> bool {
-    if error.is_incomplete_message() {
-        return true;
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-            );
-        }
-        source = e.source();
-    }
-    false
-}
-
 /// `scheme://authority`, the key of the pool.
 fn origin_of(uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("http");
@@ -320,7 +269,7 @@ fn origin_of(uri: &Uri) -> String {
 
 /// Rewrites the absolute URI to origin-form (`/path?query`) and sets `Host` when absent:
 /// the host, and the port unless it is the scheme's default.
-fn prepare_origin_form(request: &mut Request<Body>, uri: &Uri) {
+fn prepare_origin_form<B>(request: &mut Request<B>, uri: &Uri) {
     if !request.headers().contains_key(header::HOST) {
         if let Some(host) = host_header(uri) {
             request.headers_mut().insert(header::HOST, host);
@@ -348,32 +297,24 @@ fn host_header(uri: &Uri) -> Option<HeaderValue> {
 
 /// A backend response body that hands its connection back to the pool once read to the end.
 pub struct PooledBody {
-    body: Incoming,
-    lease: Option<Lease>,
-}
-
-struct Lease {
-    sender: SendRequest<Body>,
+    body: ResponseBody,
     pool: Weak<PoolInner>,
     slot: usize,
 }
 
 impl PooledBody {
-    fn new(body: Incoming, sender: SendRequest<Body>, pool: Weak<PoolInner>, slot: usize) -> Self {
-        let mut pooled = Self {
-            body,
-            lease: Some(Lease { sender, pool, slot }),
-        };
-        if pooled.body.is_end_stream() {
+    fn new(body: ResponseBody, pool: Weak<PoolInner>, slot: usize) -> Self {
+        let mut pooled = Self { body, pool, slot };
+        if pooled.body.is_done() {
             pooled.release();
         }
         pooled
     }
 
     fn release(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            if let Some(pool) = lease.pool.upgrade() {
-                pool.put_back(lease.slot, lease.sender);
+        if let Some(connection) = self.body.take_reusable() {
+            if let Some(pool) = self.pool.upgrade() {
+                pool.put_back(self.slot, connection);
             }
         }
     }
@@ -381,20 +322,16 @@ impl PooledBody {
 
 impl HttpBody for PooledBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = H1Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, H1Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.body).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => this.release(),
-            Poll::Ready(Some(Ok(_))) if this.body.is_end_stream() => this.release(),
-            // A broken body leaves the connection unusable.
-            Poll::Ready(Some(Err(_))) => this.lease = None,
-            _ => {}
+        if this.body.is_done() {
+            this.release();
         }
         polled
     }
@@ -429,13 +366,13 @@ mod tests {
 
     #[test]
     fn requests_go_out_in_origin_form() {
-        let mut request = Request::new(crate::body::empty());
+        let mut request = Request::new(OutgoingBody::None);
         let uri: Uri = "http://h:8080/x/y?z=1".parse().unwrap();
         prepare_origin_form(&mut request, &uri);
         assert_eq!(request.uri().to_string(), "/x/y?z=1");
         assert_eq!(request.headers()[header::HOST], "h:8080");
 
-        let mut bare = Request::new(crate::body::empty());
+        let mut bare = Request::new(OutgoingBody::None);
         prepare_origin_form(&mut bare, &"http://h".parse().unwrap());
         assert_eq!(bare.uri().to_string(), "/");
     }
@@ -522,7 +459,7 @@ mod tests {
     };
 
     async fn get(pool: &ConnectionPool, url: &str) -> Result<String, PoolError> {
-        let request = Request::get(url).body(crate::body::empty()).unwrap();
+        let request = Request::get(url).body(OutgoingBody::None).unwrap();
         let response = pool.send(request).await?;
         let bytes = response.into_body().collect().await?.to_bytes();
         Ok(String::from_utf8(bytes.to_vec()).unwrap())
@@ -545,11 +482,11 @@ mod tests {
         let pool = test_pool(KEEP_ALL);
         let url = format!("http://{addr}/");
         let first = pool
-            .send(Request::get(&url).body(crate::body::empty()).unwrap())
+            .send(Request::get(&url).body(OutgoingBody::None).unwrap())
             .await
             .unwrap();
         let second = pool
-            .send(Request::get(&url).body(crate::body::empty()).unwrap())
+            .send(Request::get(&url).body(OutgoingBody::None).unwrap())
             .await
             .unwrap();
         assert_eq!(
@@ -571,7 +508,7 @@ mod tests {
         let pool = test_pool(KEEP_ALL);
         let url = format!("http://{addr}/");
         let response = pool
-            .send(Request::get(&url).body(crate::body::empty()).unwrap())
+            .send(Request::get(&url).body(OutgoingBody::None).unwrap())
             .await
             .unwrap();
         drop(response);
