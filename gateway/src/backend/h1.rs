@@ -80,7 +80,8 @@ impl H1Error {
 
 /// One HTTP/1.1 connection to a backend.
 pub struct H1Connection {
-    io: Transport,
+    /// Boxed: a TLS session is large, and connections move in and out of the pool.
+    io: Box<Transport>,
     /// Bytes read past the current message; empty (no allocation) between exchanges.
     read_buf: BytesMut,
 }
@@ -89,7 +90,7 @@ impl H1Connection {
     /// Wraps a connected transport.
     pub fn new(io: Transport) -> Self {
         Self {
-            io,
+            io: Box::new(io),
             read_buf: BytesMut::new(),
         }
     }
@@ -101,7 +102,7 @@ impl H1Connection {
         let mut probe = [0u8; 1];
         let mut buf = tokio::io::ReadBuf::new(&mut probe);
         matches!(
-            Pin::new(&mut self.io).poll_read(&mut cx, &mut buf),
+            Pin::new(&mut *self.io).poll_read(&mut cx, &mut buf),
             Poll::Pending
         )
     }
@@ -176,7 +177,7 @@ impl H1Connection {
             let answered = !self.read_buf.is_empty();
             self.read_buf.reserve(READ_CHUNK);
             let n = std::future::poll_fn(|cx| {
-                tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+                tokio_util::io::poll_read_buf(Pin::new(&mut *self.io), cx, &mut self.read_buf)
             })
             .await?;
             if n == 0 {
@@ -540,7 +541,7 @@ impl HttpBody for ResponseBody {
                     };
                     conn.read_buf.reserve(READ_CHUNK);
                     let read = tokio_util::io::poll_read_buf(
-                        Pin::new(&mut conn.io),
+                        Pin::new(&mut *conn.io),
                         cx,
                         &mut conn.read_buf,
                     );
@@ -583,6 +584,11 @@ impl HttpBody for ResponseBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_is_cheap_to_move() {
+        assert!(std::mem::size_of::<H1Connection>() <= 64);
+    }
 
     #[test]
     fn header_names_go_out_in_canonical_case() {
