@@ -27,6 +27,8 @@ pub type Transport = TokioIo<MaybeHttpsStream<TokioIo<TcpStream>>>;
 pub const MAX_RESPONSE_HEAD: usize = 10 << 20;
 /// The first read of a response asks for this much.
 const READ_CHUNK: usize = 4096;
+/// A body's reads double while they fill their buffer, up to this size.
+const MAX_READ_CHUNK: usize = 256 * 1024;
 /// Header lines parsed without allocating.
 const INLINE_HEADERS: usize = 64;
 
@@ -158,6 +160,7 @@ impl H1Connection {
             framing,
             reusable: !close,
             done: false,
+            read_size: READ_CHUNK,
         };
         body.settle();
         Ok(response.map(|()| body))
@@ -372,6 +375,8 @@ pub struct ResponseBody {
     framing: Framing,
     reusable: bool,
     done: bool,
+    /// The next read's size: small bodies take one small buffer, large ones few reads.
+    read_size: usize,
 }
 
 impl ResponseBody {
@@ -539,7 +544,7 @@ impl HttpBody for ResponseBody {
                         this.done = true;
                         return Poll::Ready(None);
                     };
-                    conn.read_buf.reserve(READ_CHUNK);
+                    conn.read_buf.reserve(this.read_size);
                     let read = tokio_util::io::poll_read_buf(
                         Pin::new(&mut *conn.io),
                         cx,
@@ -561,7 +566,11 @@ impl HttpBody for ResponseBody {
                             this.connection = None;
                             return Poll::Ready(Some(Err(H1Error::Incomplete { answered: true })));
                         }
-                        Poll::Ready(Ok(_)) => {}
+                        Poll::Ready(Ok(n)) => {
+                            if n >= this.read_size {
+                                this.read_size = (this.read_size * 2).min(MAX_READ_CHUNK);
+                            }
+                        }
                     }
                 }
             }
@@ -749,6 +758,30 @@ mod tests {
             .unwrap();
         assert_eq!(body, "until the end");
         assert!(again.is_none(), "a body delimited by the close was reused");
+    }
+
+    #[tokio::test]
+    async fn a_large_body_arrives_whole_in_growing_reads() {
+        use http_body_util::BodyExt;
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+        let head: &'static [u8] = Box::leak(head.into_bytes().into_boxed_slice());
+        let payload: &'static [u8] = Box::leak(body.clone().into_boxed_slice());
+        let addr = scripted(vec![vec![head, payload]]).await;
+        let mut request = Request::new(OutgoingBody::None);
+        request
+            .headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("test"));
+        let mut response = connect(addr).await.send(request).await.unwrap();
+        let (mut received, mut frames) = (Vec::new(), 0);
+        while let Some(frame) = response.body_mut().frame().await {
+            received.extend_from_slice(&frame.unwrap().into_data().unwrap());
+            frames += 1;
+        }
+        assert!(received == body, "the body was corrupted");
+        // 4 KiB reads throughout would take at least 733 frames.
+        assert!(frames < 400, "{frames} frames: the reads did not grow");
+        assert!(response.body_mut().take_reusable().is_some());
     }
 
     #[tokio::test]
