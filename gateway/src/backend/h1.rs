@@ -110,7 +110,7 @@ impl H1Connection {
     }
 
     /// Writes `request` (origin-form URI, `Host` set) and reads the response head. The body
-    /// owns the connection; [`ResponseBody::finish`] hands it back when reusable.
+    /// owns the connection; [`ResponseBody::take_reusable`] hands it back when reusable.
     pub async fn send(
         mut self,
         request: Request<OutgoingBody>,
@@ -142,11 +142,20 @@ impl H1Connection {
         }
         self.io.flush().await?;
 
+        let mut interim = false;
         let (response, framing) = loop {
-            let head = self.read_head().await?;
+            let head = match self.read_head().await {
+                Ok(head) => head,
+                // After an interim answer the backend has answered, even if it then failed.
+                Err(H1Error::Incomplete { .. }) if interim => {
+                    return Err(H1Error::Incomplete { answered: true })
+                }
+                Err(e) => return Err(e),
+            };
             let status = head.status();
             // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+                interim = true;
                 continue;
             }
             let framing = framing_of(&parts.method, &head)?;

@@ -88,7 +88,7 @@ pub fn text<'a>(k: &'a Value, name: &str) -> Option<&'a str> {
     k.get(name).and_then(Value::as_str)
 }
 
-/// Downloads a JWK set with the gateway's pooled client, bounded by [`FETCH_TIMEOUT`].
+/// Downloads a JWK set with the gateway's pooled client, bounded by `FETCH_TIMEOUT`.
 pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
     let out = Outgoing {
         method: Method::GET,
