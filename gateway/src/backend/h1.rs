@@ -824,5 +824,13 @@ mod tests {
             .err()
             .unwrap();
         assert!(error.closed_before_answer(), "{error}");
+
+        // An interim answer counts: the request reached the backend.
+        let addr = scripted(vec![vec![b"HTTP/1.1 100 Continue\r\n\r\n"]]).await;
+        let error = exchange(connect(addr).await, Method::GET)
+            .await
+            .err()
+            .unwrap();
+        assert!(!error.closed_before_answer(), "{error}");
     }
 }
