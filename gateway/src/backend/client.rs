@@ -230,7 +230,8 @@ impl HttpClient {
             let pending = self.pool.send(build()?);
             let result = match self.response_header_timeout {
                 None => pending.await,
-                Some(limit) => match tokio::time::timeout(limit, pending).await {
+                // Boxed: the exchange's future stays stored once in this one.
+                Some(limit) => match tokio::time::timeout(limit, Box::pin(pending)).await {
                     Ok(r) => r,
                     // Go's wording for `ResponseHeaderTimeout`.
                     Err(_) => {

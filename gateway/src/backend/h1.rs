@@ -109,15 +109,18 @@ impl H1Connection {
         )
     }
 
-    /// Writes `request` (origin-form URI, `Host` set) and reads the response head. The body
-    /// owns the connection; [`ResponseBody::take_reusable`] hands it back when reusable.
+    /// Writes `request` and reads the response head. The body owns the connection;
+    /// [`ResponseBody::take_reusable`] hands it back when reusable.
     pub async fn send(
         mut self,
-        request: Request<OutgoingBody>,
+        request: PreparedRequest,
     ) -> Result<Response<ResponseBody>, H1Error> {
-        let (parts, body) = request.into_parts();
-        let mut close = wants_close(&parts.headers, parts.version);
-        let head = encode_head(&parts.method, &parts.uri, &parts.headers, &body);
+        let PreparedRequest {
+            head,
+            body,
+            method,
+            mut close,
+        } = request;
         match &body {
             OutgoingBody::Sized(bytes) if !bytes.is_empty() && bytes.len() <= 4096 => {
                 let mut all = head;
@@ -158,7 +161,7 @@ impl H1Connection {
                 interim = true;
                 continue;
             }
-            let framing = framing_of(&parts.method, &head)?;
+            let framing = framing_of(&method, &head)?;
             break (head, framing);
         };
         close |= wants_close(response.headers(), response.version())
@@ -195,6 +198,28 @@ impl H1Connection {
             if n == 0 {
                 return Err(H1Error::Incomplete { answered });
             }
+        }
+    }
+}
+
+/// A request encoded for the wire: what an exchange needs of it, and nothing more to carry
+/// across its awaits.
+pub struct PreparedRequest {
+    head: Vec<u8>,
+    body: OutgoingBody,
+    method: Method,
+    close: bool,
+}
+
+impl PreparedRequest {
+    /// Encodes `request` (origin-form URI, `Host` set).
+    pub fn new(request: Request<OutgoingBody>) -> Self {
+        let (parts, body) = request.into_parts();
+        Self {
+            head: encode_head(&parts.method, &parts.uri, &parts.headers, &body),
+            close: wants_close(&parts.headers, parts.version),
+            method: parts.method,
+            body,
         }
     }
 }
@@ -722,7 +747,7 @@ mod tests {
         request
             .headers_mut()
             .insert(header::HOST, HeaderValue::from_static("test"));
-        let response = conn.send(request).await?;
+        let response = conn.send(PreparedRequest::new(request)).await?;
         let (parts, mut body) = response.into_parts();
         let mut data = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -781,7 +806,11 @@ mod tests {
         request
             .headers_mut()
             .insert(header::HOST, HeaderValue::from_static("test"));
-        let mut response = connect(addr).await.send(request).await.unwrap();
+        let mut response = connect(addr)
+            .await
+            .send(PreparedRequest::new(request))
+            .await
+            .unwrap();
         let (mut received, mut frames) = (Vec::new(), 0);
         while let Some(frame) = response.body_mut().frame().await {
             received.extend_from_slice(&frame.unwrap().into_data().unwrap());

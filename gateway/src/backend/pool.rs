@@ -25,7 +25,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
-use super::h1::{H1Connection, H1Error, OutgoingBody, ResponseBody};
+use super::h1::{H1Connection, H1Error, OutgoingBody, PreparedRequest, ResponseBody};
 
 /// Why a backend exchange failed before a response head arrived.
 #[derive(Debug, thiserror::Error)]
@@ -100,24 +100,31 @@ impl ConnectionPool {
 
     /// Sends `request` (absolute URI) over a pooled or new connection to its origin and
     /// resolves with the response head; the body returns the connection when read to its end.
-    pub async fn send(
+    pub fn send(
         &self,
         mut request: Request<OutgoingBody>,
-    ) -> Result<Response<PooledBody>, PoolError> {
+    ) -> impl std::future::Future<Output = Result<Response<PooledBody>, PoolError>> + Send + 'static
+    {
+        // The request is encoded before the first await: only its bytes travel in the future.
         let uri = request.uri().clone();
         let slot = self.inner.slot_of(&origin_of(&uri));
         prepare_origin_form(&mut request, &uri);
-        let (connection, reused) = match self.inner.take_idle(slot) {
-            Some(connection) => (connection, true),
-            None => (self.inner.connect(&uri).await?, false),
-        };
-        match connection.send(request).await {
-            Ok(response) => {
-                let pool = Arc::downgrade(&self.inner);
-                Ok(response.map(|body| PooledBody::new(body, pool, slot)))
+        let prepared = PreparedRequest::new(request);
+        let idle = self.inner.take_idle(slot);
+        let inner = self.inner.clone();
+        async move {
+            let (connection, reused) = match idle {
+                Some(connection) => (connection, true),
+                None => (inner.connect(&uri).await?, false),
+            };
+            match connection.send(prepared).await {
+                Ok(response) => {
+                    let pool = Arc::downgrade(&inner);
+                    Ok(response.map(|body| PooledBody::new(body, pool, slot)))
+                }
+                Err(e) if reused && e.closed_before_answer() => Err(PoolError::Stale(e)),
+                Err(e) => Err(e.into()),
             }
-            Err(e) if reused && e.closed_before_answer() => Err(PoolError::Stale(e)),
-            Err(e) => Err(e.into()),
         }
     }
 
