@@ -441,6 +441,12 @@ impl ResponseBody {
         self.done
     }
 
+    /// Ends the body; the connection, left mid-message or broken, is closed.
+    fn end_and_close(&mut self) {
+        self.connection = None;
+        self.done = true;
+    }
+
     /// The next piece of data from the buffer, or what to read next.
     fn step(&mut self) -> Result<Step, H1Error> {
         let Some(conn) = self.connection.as_mut() else {
@@ -549,8 +555,7 @@ impl HttpBody for ResponseBody {
             let step = match this.step() {
                 Ok(step) => step,
                 Err(e) => {
-                    this.connection = None;
-                    this.done = true;
+                    this.end_and_close();
                     return Poll::Ready(Some(Err(e)));
                 }
             };
@@ -567,8 +572,7 @@ impl HttpBody for ResponseBody {
                     return Poll::Ready(None);
                 }
                 Step::ReadLine(buffered) if buffered > 64 * 1024 => {
-                    this.connection = None;
-                    this.done = true;
+                    this.end_and_close();
                     return Poll::Ready(Some(Err(H1Error::Malformed(
                         "chunk line too long".into(),
                     ))));
@@ -587,17 +591,14 @@ impl HttpBody for ResponseBody {
                     match read {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(e)) => {
-                            this.connection = None;
-                            this.done = true;
+                            this.end_and_close();
                             return Poll::Ready(Some(Err(e.into())));
                         }
                         Poll::Ready(Ok(0)) => {
-                            this.done = true;
+                            this.end_and_close();
                             if this.framing == Framing::UntilClose {
-                                this.connection = None;
                                 return Poll::Ready(None);
                             }
-                            this.connection = None;
                             return Poll::Ready(Some(Err(H1Error::Incomplete { answered: true })));
                         }
                         Poll::Ready(Ok(n)) => {

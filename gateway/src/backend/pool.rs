@@ -107,10 +107,9 @@ impl ConnectionPool {
     {
         // The request is encoded before the first await: only its bytes travel in the future.
         let uri = request.uri().clone();
-        let slot = self.inner.slot_of(&origin_of(&uri));
+        let (slot, idle) = self.inner.checkout(&origin_of(&uri));
         prepare_origin_form(&mut request, &uri);
         let prepared = PreparedRequest::new(request);
-        let idle = self.inner.take_idle(slot);
         let inner = self.inner.clone();
         async move {
             let (connection, reused) = match idle {
@@ -141,28 +140,26 @@ impl PoolInner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The index of `origin`'s idle list, created on first use.
-    fn slot_of(&self, origin: &str) -> usize {
+    /// `origin`'s slot (created on first use) and its most recently used idle connection
+    /// that is still open, under one lock.
+    fn checkout(&self, origin: &str) -> (usize, Option<H1Connection>) {
         let mut set = self.lock();
-        if let Some(&slot) = set.origins.get(origin) {
-            return slot;
-        }
-        let slot = set.lists.len();
-        set.lists.push(Vec::new());
-        set.origins.insert(origin.into(), slot);
-        slot
-    }
-
-    /// The most recently used idle connection of `slot` that is still open.
-    fn take_idle(&self, slot: usize) -> Option<H1Connection> {
-        let mut set = self.lock();
+        let slot = match set.origins.get(origin) {
+            Some(&slot) => slot,
+            None => {
+                let slot = set.lists.len();
+                set.lists.push(Vec::new());
+                set.origins.insert(origin.into(), slot);
+                slot
+            }
+        };
         while let Some(mut candidate) = set.lists[slot].pop() {
             set.total -= 1;
             if !self.expired(&candidate) && candidate.connection.is_reusable() {
-                return Some(candidate.connection);
+                return (slot, Some(candidate.connection));
             }
         }
-        None
+        (slot, None)
     }
 
     fn expired(&self, conn: &IdleConnection) -> bool {
