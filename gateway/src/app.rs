@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::server::RequestBody;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::backend::client::HttpClient;
 use crate::body::{self, Body};
@@ -190,7 +190,7 @@ impl Gateway {
     /// Serves one request.
     pub async fn handle(
         &self,
-        req: http::Request<Incoming>,
+        req: http::Request<RequestBody>,
         remote: SocketAddr,
     ) -> http::Response<Body> {
         let started = Instant::now();
@@ -231,7 +231,7 @@ impl Gateway {
 
     async fn dispatch(
         &self,
-        req: http::Request<Incoming>,
+        req: http::Request<RequestBody>,
         remote: SocketAddr,
     ) -> http::Response<Body> {
         let method = req.method().clone();

@@ -17,6 +17,7 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod fc;
+pub mod http1;
 pub mod lint;
 pub mod logging;
 pub mod lua;

@@ -11,7 +11,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
@@ -19,6 +19,9 @@ use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::http1::framing::{self, BodyDecoder, Decoded, Framing};
+use crate::http1::{wants_close, write_title_case};
 
 /// The transport under a connection: TCP, or TLS over TCP.
 pub type Transport = TokioIo<MaybeHttpsStream<TokioIo<TcpStream>>>;
@@ -167,14 +170,14 @@ impl H1Connection {
         close |= wants_close(response.headers(), response.version())
             || matches!(framing, Framing::UntilClose)
             || response.status() == StatusCode::SWITCHING_PROTOCOLS;
-        let mut body = ResponseBody {
+        let decoder = BodyDecoder::new(framing);
+        let body = ResponseBody {
             connection: Some(self),
-            framing,
+            decoder,
             reusable: !close,
-            done: false,
+            done: decoder.is_done(),
             read_size: READ_CHUNK,
         };
-        body.settle();
         Ok(response.map(|()| body))
     }
 
@@ -224,21 +227,6 @@ impl PreparedRequest {
     }
 }
 
-/// Whether these headers (and HTTP version) end the connection after this exchange.
-fn wants_close(headers: &HeaderMap, version: Version) -> bool {
-    let has = |token: &str| {
-        headers.get_all(header::CONNECTION).iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
-    if version == Version::HTTP_10 {
-        !has("keep-alive")
-    } else {
-        has("close")
-    }
-}
-
 /// The request line and headers, names in Go's canonical case, plus the framing header.
 fn encode_head(
     method: &Method,
@@ -272,15 +260,6 @@ fn encode_head(
     }
     out.extend_from_slice(b"\r\n");
     out
-}
-
-/// `x-forwarded-for` -> `X-Forwarded-For`.
-fn write_title_case(out: &mut Vec<u8>, name: &str) {
-    let mut upper = true;
-    for &b in name.as_bytes() {
-        out.push(if upper { b.to_ascii_uppercase() } else { b });
-        upper = b == b'-';
-    }
 }
 
 /// Parses a buffered response head and splits it off `buf`; `None` while it is incomplete.
@@ -332,31 +311,6 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<()>>, H1Error> {
     Ok(Some(response))
 }
 
-/// How the body of a response is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// No body.
-    Empty,
-    /// This many bytes remain.
-    Length(u64),
-    /// Chunked transfer coding, in the given state.
-    Chunked(Chunk),
-    /// Until the backend closes the connection.
-    UntilClose,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    /// Expecting a chunk-size line.
-    Size,
-    /// This many data bytes remain in the current chunk.
-    Data(u64),
-    /// Expecting the CRLF after a chunk's data.
-    DataEnd,
-    /// After the last chunk: trailer lines until an empty one.
-    Trailers,
-}
-
 fn framing_of(method: &Method, response: &Response<()>) -> Result<Framing, H1Error> {
     let status = response.status();
     if method == Method::HEAD
@@ -367,46 +321,25 @@ fn framing_of(method: &Method, response: &Response<()>) -> Result<Framing, H1Err
         return Ok(Framing::Empty);
     }
     let headers = response.headers();
-    let chunked = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .rfind(|t| !t.is_empty())
-        .map(|last| last.eq_ignore_ascii_case("chunked"));
-    match chunked {
-        Some(true) if response.version() == Version::HTTP_11 => {
-            return Ok(Framing::Chunked(Chunk::Size))
-        }
+    match framing::chunked_last(headers) {
+        Some(true) if response.version() == Version::HTTP_11 => return Ok(Framing::CHUNKED),
         // A coding other than chunked last: the body runs to the end of the connection.
         Some(_) => return Ok(Framing::UntilClose),
         None => {}
     }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for part in value.to_str().unwrap_or("x").split(',') {
-            let n: u64 = part
-                .trim()
-                .parse()
-                .map_err(|_| H1Error::Malformed(format!("bad Content-Length {value:?}")))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(H1Error::Malformed("conflicting Content-Length".into()));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(match length {
-        Some(0) => Framing::Empty,
-        Some(n) => Framing::Length(n),
-        None => Framing::UntilClose,
-    })
+    Ok(
+        match framing::content_length(headers).map_err(H1Error::Malformed)? {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        },
+    )
 }
 
 /// A response body read from its connection as the consumer polls.
 pub struct ResponseBody {
     connection: Option<H1Connection>,
-    framing: Framing,
+    decoder: BodyDecoder,
     reusable: bool,
     done: bool,
     /// The next read's size: small bodies take one small buffer, large ones few reads.
@@ -429,13 +362,6 @@ impl ResponseBody {
         Some(connection)
     }
 
-    /// Marks an empty body done at once.
-    fn settle(&mut self) {
-        if self.framing == Framing::Empty {
-            self.done = true;
-        }
-    }
-
     /// Whether the body has been read to its end.
     pub fn is_done(&self) -> bool {
         self.done
@@ -446,97 +372,6 @@ impl ResponseBody {
         self.connection = None;
         self.done = true;
     }
-
-    /// The next piece of data from the buffer, or what to read next.
-    fn step(&mut self) -> Result<Step, H1Error> {
-        let Some(conn) = self.connection.as_mut() else {
-            return Ok(Step::End);
-        };
-        let buf = &mut conn.read_buf;
-        loop {
-            match self.framing {
-                Framing::Empty => return Ok(Step::End),
-                Framing::Length(0) => {
-                    self.framing = Framing::Empty;
-                }
-                Framing::Length(remaining) => {
-                    if buf.is_empty() {
-                        return Ok(Step::Read);
-                    }
-                    let n = remaining.min(buf.len() as u64);
-                    self.framing = Framing::Length(remaining - n);
-                    return Ok(Step::Data(buf.split_to(n as usize).freeze()));
-                }
-                Framing::UntilClose => {
-                    if buf.is_empty() {
-                        return Ok(Step::Read);
-                    }
-                    return Ok(Step::Data(buf.split().freeze()));
-                }
-                Framing::Chunked(Chunk::Size) => {
-                    let Some(line_end) = find_crlf(buf) else {
-                        return Ok(Step::ReadLine(buf.len()));
-                    };
-                    let line = &buf[..line_end];
-                    let size_text = line.split(|&b| b == b';').next().unwrap_or(b"");
-                    let size_text = std::str::from_utf8(size_text)
-                        .map_err(|_| H1Error::Malformed("bad chunk size".into()))?
-                        .trim();
-                    let size = u64::from_str_radix(size_text, 16)
-                        .map_err(|_| H1Error::Malformed(format!("bad chunk size {size_text:?}")))?;
-                    buf.advance(line_end + 2);
-                    self.framing = Framing::Chunked(if size == 0 {
-                        Chunk::Trailers
-                    } else {
-                        Chunk::Data(size)
-                    });
-                }
-                Framing::Chunked(Chunk::Data(remaining)) => {
-                    if buf.is_empty() {
-                        return Ok(Step::Read);
-                    }
-                    let n = remaining.min(buf.len() as u64);
-                    self.framing = Framing::Chunked(if n == remaining {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(remaining - n)
-                    });
-                    return Ok(Step::Data(buf.split_to(n as usize).freeze()));
-                }
-                Framing::Chunked(Chunk::DataEnd) => {
-                    if buf.len() < 2 {
-                        return Ok(Step::Read);
-                    }
-                    if &buf[..2] != b"\r\n" {
-                        return Err(H1Error::Malformed("missing CRLF after chunk".into()));
-                    }
-                    buf.advance(2);
-                    self.framing = Framing::Chunked(Chunk::Size);
-                }
-                Framing::Chunked(Chunk::Trailers) => {
-                    let Some(line_end) = find_crlf(buf) else {
-                        return Ok(Step::ReadLine(buf.len()));
-                    };
-                    buf.advance(line_end + 2);
-                    if line_end == 0 {
-                        self.framing = Framing::Empty;
-                    }
-                }
-            }
-        }
-    }
-}
-
-enum Step {
-    Data(Bytes),
-    Read,
-    /// A line is incomplete with this many bytes buffered.
-    ReadLine(usize),
-    End,
-}
-
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
 }
 
 impl HttpBody for ResponseBody {
@@ -552,36 +387,33 @@ impl HttpBody for ResponseBody {
             if this.done {
                 return Poll::Ready(None);
             }
-            let step = match this.step() {
+            let Some(conn) = this.connection.as_mut() else {
+                this.done = true;
+                return Poll::Ready(None);
+            };
+            let step = match this.decoder.step(&mut conn.read_buf) {
                 Ok(step) => step,
                 Err(e) => {
                     this.end_and_close();
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(H1Error::Malformed(e))));
                 }
             };
             match step {
-                Step::Data(bytes) => {
-                    if this.framing == Framing::Empty || this.framing == Framing::Length(0) {
-                        this.framing = Framing::Empty;
-                        this.done = true;
-                    }
+                Decoded::Data(bytes) => {
+                    this.done = this.decoder.is_done();
                     return Poll::Ready(Some(Ok(Frame::data(bytes))));
                 }
-                Step::End => {
+                Decoded::End => {
                     this.done = true;
                     return Poll::Ready(None);
                 }
-                Step::ReadLine(buffered) if buffered > 64 * 1024 => {
+                Decoded::ReadLine(buffered) if buffered > 64 * 1024 => {
                     this.end_and_close();
                     return Poll::Ready(Some(Err(H1Error::Malformed(
                         "chunk line too long".into(),
                     ))));
                 }
-                Step::Read | Step::ReadLine(_) => {
-                    let Some(conn) = this.connection.as_mut() else {
-                        this.done = true;
-                        return Poll::Ready(None);
-                    };
+                Decoded::Read | Decoded::ReadLine(_) => {
                     conn.read_buf.reserve(this.read_size);
                     let read = tokio_util::io::poll_read_buf(
                         Pin::new(&mut *conn.io),
@@ -596,7 +428,7 @@ impl HttpBody for ResponseBody {
                         }
                         Poll::Ready(Ok(0)) => {
                             this.end_and_close();
-                            if this.framing == Framing::UntilClose {
+                            if this.decoder.until_close() {
                                 return Poll::Ready(None);
                             }
                             return Poll::Ready(Some(Err(H1Error::Incomplete { answered: true })));
@@ -613,14 +445,13 @@ impl HttpBody for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || self.framing == Framing::Empty
+        self.done || self.decoder.is_done()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.framing {
-            Framing::Empty => SizeHint::with_exact(0),
-            Framing::Length(n) => SizeHint::with_exact(n),
-            _ => SizeHint::default(),
+        match self.decoder.remaining() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
         }
     }
 }
@@ -632,13 +463,6 @@ mod tests {
     #[test]
     fn a_connection_is_cheap_to_move() {
         assert!(std::mem::size_of::<H1Connection>() <= 64);
-    }
-
-    #[test]
-    fn header_names_go_out_in_canonical_case() {
-        let mut out = Vec::new();
-        write_title_case(&mut out, "x-forwarded-for");
-        assert_eq!(out, b"X-Forwarded-For");
     }
 
     fn head(text: &str) -> Response<()> {
@@ -655,24 +479,13 @@ mod tests {
         let r = head(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 5\r\n\r\n",
         );
-        assert_eq!(framing_of(&get, &r).unwrap(), Framing::Chunked(Chunk::Size));
+        assert_eq!(framing_of(&get, &r).unwrap(), Framing::CHUNKED);
         let r = head("HTTP/1.1 200 OK\r\n\r\n");
         assert_eq!(framing_of(&get, &r).unwrap(), Framing::UntilClose);
         let r = head("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
         assert_eq!(framing_of(&get, &r).unwrap(), Framing::Empty);
         let r = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
         assert!(framing_of(&get, &r).is_err());
-    }
-
-    #[test]
-    fn keep_alive_rules_follow_the_version() {
-        let mut h = HeaderMap::new();
-        assert!(!wants_close(&h, Version::HTTP_11));
-        assert!(wants_close(&h, Version::HTTP_10));
-        h.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
-        assert!(!wants_close(&h, Version::HTTP_10));
-        h.insert(header::CONNECTION, HeaderValue::from_static("foo, close"));
-        assert!(wants_close(&h, Version::HTTP_11));
     }
 
     #[test]

@@ -1,8 +1,13 @@
-//! The HTTP server: accept loop (HTTP/1.1 and h2c), per-connection settings (Go's read
-//! deadlines in [`deadline`]), and graceful shutdown that lets in-flight requests finish within
-//! a bound.
+//! The HTTP server: accept loop, our own HTTP/1.1 connection ([`conn`]) with Go's read
+//! deadlines, hyper for HTTP/2 (h2c, TLS with ALPN h2), and graceful shutdown that lets
+//! in-flight requests finish within a bound.
 
+mod body;
+pub mod conn;
 pub mod deadline;
+mod wire;
+
+pub use body::RequestBody;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,13 +19,13 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use arc_swap::ArcSwap;
 
 use crate::app::Gateway;
+use conn::{ConnSettings, Handling};
 use deadline::{DeadlineIo, Deadlines, TrackedBody};
-
-mod head;
 
 /// Server-level settings from the service config.
 #[derive(Clone)]
@@ -66,8 +71,11 @@ pub async fn serve(
         settings.idle_timeout,
     );
     let builder = auto_builder(&settings, deadlines.is_some());
-    let h1_only = http1_builder(&settings, deadlines.is_some());
+    let conn_settings = ConnSettings::new(deadlines, settings.max_header_bytes);
+    let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
+    // hyper's connections (HTTP/2) drain through `graceful`, ours through `draining`.
     let graceful = GracefulShutdown::new();
+    let (draining, _) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -81,40 +89,19 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let (stream, in_flight) = DeadlineIo::new(stream, deadlines);
                 let open = crate::metrics::ConnectionGuard::open();
-                let gw = gateway.clone();
-                let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
-                let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                    if req.version() != http::Version::HTTP_2 {
-                        head::detach(&mut req);
-                    }
-                    let gw = gw.load_full();
-                    let guard = in_flight.as_ref().map(deadline::InFlight::start);
-                    // The request's future lives on the heap while it runs: hyper keeps the
-                    // service future inline in each connection, idle ones included.
-                    let handling = Box::pin(async move { gw.handle(req, remote).await });
-                    async move {
-                        let response = match write_timeout {
-                            None => handling.await,
-                            Some(limit) => tokio::time::timeout(limit, handling)
-                                .await
-                                .map_err(|_| WriteTimeout)?,
-                        };
-                        Ok::<_, WriteTimeout>(response.map(|b| TrackedBody::new(b, guard)))
-                    }
-                });
+                let handler = handler(gateway.clone(), remote, write_timeout);
                 match &settings.tls {
                     None if !settings.h2c => {
-                        let conn = graceful.watch(h1_only.serve_connection(TokioIo::new(stream), svc));
+                        let stop = draining.subscribe();
                         tokio::spawn(async move {
                             let _open = open;
-                            if let Err(e) = conn.await {
-                                tracing::debug!(error = %e, %remote, "connection ended with an error");
-                            }
+                            conn::serve_connection(stream, conn_settings, stop, handler).await;
                         });
                     }
                     None => {
+                        let (stream, in_flight) = DeadlineIo::new(stream, deadlines);
+                        let svc = hyper_service(handler, in_flight);
                         let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
@@ -128,19 +115,25 @@ pub async fn serve(
                         let acceptor = acceptor.clone();
                         let builder = builder.clone();
                         let watcher = graceful.watcher();
+                        let stop = draining.subscribe();
                         tokio::spawn(async move {
                             let _open = open;
-                            let mut stream = match acceptor.accept(stream).await {
+                            let stream = match acceptor.accept(stream).await {
                                 Ok(s) => s,
                                 Err(e) => {
                                     tracing::debug!(error = %e, %remote, "TLS handshake failed");
                                     return;
                                 }
                             };
-                            let (io, tls) = stream.get_mut();
-                            if tls.alpn_protocol() == Some(b"h2") {
-                                io.set_http2();
+                            if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+                                conn::serve_connection(stream, conn_settings, stop, handler).await;
+                                return;
                             }
+                            drop(stop);
+                            let (stream, in_flight) = DeadlineIo::new(stream, deadlines);
+                            let mut stream = stream;
+                            stream.set_http2();
+                            let svc = hyper_service(handler, in_flight);
                             let conn = builder.serve_connection(TokioIo::new(stream), svc);
                             if let Err(e) = watcher.watch(conn.into_owned()).await {
                                 tracing::debug!(error = %e, %remote, "connection ended with an error");
@@ -153,11 +146,56 @@ pub async fn serve(
         }
     }
     drop(listener);
-    match tokio::time::timeout(settings.shutdown_grace, graceful.shutdown()).await {
+    draining.send_replace(true);
+    let drained = async {
+        tokio::join!(graceful.shutdown(), draining.closed());
+    };
+    match tokio::time::timeout(settings.shutdown_grace, drained).await {
         Ok(()) => tracing::info!("all connections closed"),
         Err(_) => tracing::warn!("shutdown grace period elapsed with requests still running"),
     }
     Ok(())
+}
+
+/// What a connection calls for each request: the gateway current at its arrival (`run
+/// --watch` may swap in a new one; loading it is a lock-free reference count increment),
+/// bounded by `write_timeout`. The request's future lives on the heap while it runs.
+fn handler(
+    gateway: Arc<ArcSwap<Gateway>>,
+    remote: SocketAddr,
+    write_timeout: Option<Duration>,
+) -> impl Fn(http::Request<RequestBody>) -> Handling + Send + Sync + Clone + 'static {
+    move |req| {
+        let gw = gateway.load_full();
+        match write_timeout {
+            None => Box::pin(async move { Some(gw.handle(req, remote).await) }),
+            Some(limit) => Box::pin(async move {
+                tokio::time::timeout(limit, gw.handle(req, remote))
+                    .await
+                    .ok()
+            }),
+        }
+    }
+}
+
+/// The handler as a hyper service, for the connections hyper serves.
+fn hyper_service(
+    handler: impl Fn(http::Request<RequestBody>) -> Handling + Send + Sync + Clone + 'static,
+    in_flight: Option<deadline::InFlight>,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<TrackedBody>,
+    Error = WriteTimeout,
+    Future = impl Future<Output = Result<http::Response<TrackedBody>, WriteTimeout>> + Send,
+> + Clone {
+    service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let guard = in_flight.as_ref().map(deadline::InFlight::start);
+        let handling = handler(req.map(RequestBody::Hyper));
+        async move {
+            let response = handling.await.ok_or(WriteTimeout)?;
+            Ok(response.map(|b| TrackedBody::new(b, guard)))
+        }
+    })
 }
 
 /// Applies the service's HTTP/1.1 settings to either builder kind (they share the method names,
@@ -180,16 +218,6 @@ fn auto_builder(settings: &ServerSettings, own_deadlines: bool) -> Builder<Tokio
     let mut builder = Builder::new(TokioExecutor::new());
     http1_settings!(builder.http1(), settings, own_deadlines);
     builder
-}
-
-/// HTTP/1.1 only.
-fn http1_builder(
-    settings: &ServerSettings,
-    own_deadlines: bool,
-) -> hyper::server::conn::http1::Builder {
-    let mut h1 = hyper::server::conn::http1::Builder::new();
-    http1_settings!(h1, settings, own_deadlines);
-    h1
 }
 
 /// Resolves on SIGTERM or SIGINT, logging which one.

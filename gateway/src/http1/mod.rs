@@ -1,0 +1,62 @@
+//! HTTP/1.x wire pieces shared by the backend client (`backend::h1`) and the server's own
+//! connection (`server::conn`): message body framing and decoding, keep-alive rules, and
+//! header names in Go's canonical case.
+
+pub mod framing;
+
+use http::header::{self, HeaderMap};
+use http::Version;
+
+pub use framing::{BodyDecoder, Decoded, Framing};
+
+/// Whether these headers (and HTTP version) end the connection after this exchange: HTTP/1.0
+/// closes unless `Connection: keep-alive`, HTTP/1.1 stays open unless `Connection: close`.
+pub fn wants_close(headers: &HeaderMap, version: Version) -> bool {
+    if version == Version::HTTP_10 {
+        !has_connection_token(headers, "keep-alive")
+    } else {
+        has_connection_token(headers, "close")
+    }
+}
+
+/// Whether a `Connection` header lists `token`.
+pub fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
+}
+
+/// Appends a header name in Go's canonical case: `x-forwarded-for` -> `X-Forwarded-For`.
+pub fn write_title_case(out: &mut Vec<u8>, name: &str) {
+    let mut upper = true;
+    for &b in name.as_bytes() {
+        out.push(if upper { b.to_ascii_uppercase() } else { b });
+        upper = b == b'-';
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_go_out_in_canonical_case() {
+        let mut out = Vec::new();
+        write_title_case(&mut out, "x-forwarded-for");
+        out.push(b' ');
+        write_title_case(&mut out, "etag");
+        assert_eq!(out, b"X-Forwarded-For Etag");
+    }
+
+    #[test]
+    fn keep_alive_rules_follow_the_version() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_close(&h, Version::HTTP_11));
+        assert!(wants_close(&h, Version::HTTP_10));
+        h.insert(header::CONNECTION, "Keep-Alive".parse().unwrap());
+        assert!(!wants_close(&h, Version::HTTP_10));
+        h.insert(header::CONNECTION, "foo, close".parse().unwrap());
+        assert!(wants_close(&h, Version::HTTP_11));
+    }
+}
