@@ -218,6 +218,12 @@ impl Feeder {
         }
     }
 
+    /// The request's read deadline elapsed: the handler's body read fails as Go's does.
+    pub fn time_out(&mut self) {
+        let slot = self.slot.clone();
+        self.fail(&mut lock(&slot), "i/o timeout");
+    }
+
     fn fail(&self, slot: &mut Slot, why: &str) -> Fed {
         slot.end = Some(Err(why.to_string()));
         wake(&mut slot.handler);

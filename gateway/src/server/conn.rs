@@ -17,7 +17,7 @@ use http::{Method, Request, Response};
 use hyper::body::Body as HttpBody;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::body::{Fed, RequestBody};
 use super::deadline::Deadlines;
@@ -35,14 +35,21 @@ pub struct ConnSettings {
     pub deadlines: Option<Deadlines>,
     /// The largest request head accepted (Go: `max_header_bytes` + 4 KiB).
     pub max_head: usize,
+    /// `read_timeout`: the whole request, head and body, from its first byte.
+    pub read_timeout: Option<Duration>,
 }
 
 impl ConnSettings {
     /// Go's `http.Server` limit: `max_header_bytes` (default 1 MiB) plus 4 KiB of slack.
-    pub fn new(deadlines: Option<Deadlines>, max_header_bytes: Option<usize>) -> Self {
+    pub fn new(
+        deadlines: Option<Deadlines>,
+        max_header_bytes: Option<usize>,
+        read_timeout: Option<Duration>,
+    ) -> Self {
         Self {
             deadlines,
             max_head: max_header_bytes.unwrap_or(1 << 20) + 4096,
+            read_timeout: read_timeout.filter(|d| !d.is_zero()),
         }
     }
 }
@@ -81,7 +88,7 @@ async fn serve_requests<IO, H>(
     let mut buf = BytesMut::new();
     let mut first = true;
     loop {
-        let head = match read_head(io, &mut buf, first, settings, &mut shutdown).await {
+        let (head, started) = match read_head(io, &mut buf, first, settings, &mut shutdown).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(rejection) => {
@@ -125,6 +132,13 @@ async fn serve_requests<IO, H>(
             buf = BytesMut::new();
         }
 
+        // Go's read_timeout bounds the body too: a body still arriving then fails.
+        let mut body_deadline = match (settings.read_timeout, started, &feeder) {
+            (Some(limit), Some(started), Some(_)) => {
+                Some(Box::pin(tokio::time::sleep_until(started + limit)))
+            }
+            _ => None,
+        };
         let mut handling = handler(request.map(|()| body));
         let mut fed = if feeder.is_none() {
             Some(Fed::Done)
@@ -136,6 +150,15 @@ async fn serve_requests<IO, H>(
                 return Poll::Ready(Some(response));
             }
             if let Some(f) = feeder.as_mut() {
+                if body_deadline
+                    .as_mut()
+                    .is_some_and(|d| d.as_mut().poll(cx).is_ready())
+                {
+                    f.time_out();
+                    fed = Some(Fed::Broken);
+                    feeder = None;
+                    return Poll::Pending;
+                }
                 if let Poll::Ready(end) = f.poll_feed(cx, io, &mut buf) {
                     fed = Some(end);
                     feeder = None;
@@ -175,15 +198,16 @@ async fn serve_requests<IO, H>(
     }
 }
 
-/// Reads until a request head is complete. `Ok(None)`: the connection ends quietly (client
-/// closed, a deadline elapsed, or shutdown while idle).
+/// Reads until a request head is complete, and tells when the request began (with
+/// `read_timeout` only). `Ok(None)`: the connection ends quietly (client closed, a deadline
+/// elapsed, or shutdown while idle).
 async fn read_head<IO: AsyncRead + Unpin>(
     io: &mut IO,
     buf: &mut BytesMut,
     first: bool,
     settings: ConnSettings,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<Option<RequestHead>, Rejection> {
+) -> Result<Option<(RequestHead, Option<Instant>)>, Rejection> {
     // Go's phases: a new connection, or one whose next request has begun, has the head
     // deadline; a keep-alive connection waiting for the next request's first byte, the idle one.
     let mut idle = buf.is_empty() && !first;
@@ -191,6 +215,8 @@ async fn read_head<IO: AsyncRead + Unpin>(
         .deadlines
         .and_then(|d| if idle { d.idle } else { d.head })
         .map(sleep);
+    let now = || settings.read_timeout.map(|_| Instant::now());
+    let mut started = if idle { None } else { now() };
     if *shutdown.borrow() && buf.is_empty() {
         return Ok(None);
     }
@@ -203,13 +229,14 @@ async fn read_head<IO: AsyncRead + Unpin>(
                 if buffered - buf.len() > settings.max_head {
                     return Err(Rejection::HeadTooLarge);
                 }
-                return Ok(Some(head));
+                return Ok(Some((head, started)));
             }
             if buf.len() > settings.max_head {
                 return Err(Rejection::HeadTooLarge);
             }
             if idle {
                 idle = false;
+                started = now();
                 deadline = settings.deadlines.and_then(|d| d.head).map(sleep);
             }
         }
@@ -266,8 +293,8 @@ fn poll_read_ahead<IO: AsyncRead + Unpin>(
     io: &mut IO,
     buf: &mut BytesMut,
 ) -> Poll<bool> {
-    let mut stack = [0u8; 2048];
-    let mut read = ReadBuf::new(&mut stack);
+    let mut stack = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut read = ReadBuf::uninit(&mut stack);
     match Pin::new(io).poll_read(cx, &mut read) {
         Poll::Pending => Poll::Pending,
         Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(true),
@@ -426,7 +453,7 @@ mod tests {
         let (client, server) = tokio::io::duplex(1 << 16);
         let (stop, rx) = watch::channel(false);
         let dropped = Arc::new(AtomicBool::new(false));
-        let settings = ConnSettings::new(deadlines, Some(1024));
+        let settings = ConnSettings::new(deadlines, Some(1024), Some(Duration::from_secs(20)));
         let task = tokio::spawn(serve_connection(
             server,
             settings,
@@ -578,6 +605,18 @@ mod tests {
         let text = c.read_to_end().await;
         assert!(text.contains("Connection: close\r\n"), "{text}");
         assert!(text.ends_with("POST /b hi"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn read_timeout_bounds_a_slow_body() {
+        let mut c = start(None);
+        c.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            .await;
+        let started = tokio::time::Instant::now();
+        let text = c.read_to_end().await;
+        assert_eq!(started.elapsed().as_secs(), 20);
+        assert!(text.ends_with("POST /up error: i/o timeout"), "{text}");
+        assert!(text.contains("Connection: close\r\n"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]

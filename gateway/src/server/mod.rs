@@ -71,7 +71,8 @@ pub async fn serve(
         settings.idle_timeout,
     );
     let builder = auto_builder(&settings, deadlines.is_some());
-    let conn_settings = ConnSettings::new(deadlines, settings.max_header_bytes);
+    let conn_settings =
+        ConnSettings::new(deadlines, settings.max_header_bytes, settings.read_timeout);
     let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
     // hyper's connections (HTTP/2) drain through `graceful`, ours through `draining`.
     let graceful = GracefulShutdown::new();

@@ -105,19 +105,17 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Rej
     let values_len: usize = parsed.headers.iter().map(|h| h.value.len()).sum();
     let mut own = BytesMut::with_capacity(target.len() + values_len);
     own.put_slice(target.as_bytes());
-    let mut names = Vec::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Rejection::BadRequest("invalid header name"))?;
-        names.push((name, h.value.len()));
         own.put_slice(h.value);
     }
     let mut own = own.freeze();
     let uri = Uri::from_maybe_shared(own.split_to(target.len()))
         .map_err(|_| Rejection::BadRequest("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(names.len());
-    for (name, len) in names {
-        let value = HeaderValue::from_maybe_shared(own.split_to(len))
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Rejection::BadRequest("invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(own.split_to(h.value.len()))
             .map_err(|_| Rejection::BadRequest("invalid header value"))?;
         headers.append(name, value);
     }
