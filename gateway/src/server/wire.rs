@@ -11,7 +11,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::http1::framing::{self, Framing};
-use crate::http1::{has_connection_token, wants_close, write_title_case};
+use crate::http1::{wants_close, write_title_case};
 
 /// Header lines parsed without allocating.
 const INLINE_HEADERS: usize = 64;
@@ -112,39 +112,48 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Rej
     let uri = Uri::from_maybe_shared(own.split_to(target.len()))
         .map_err(|_| Rejection::BadRequest("invalid request target"))?;
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    // One pass notes the headers that matter to the connection; most requests have none
+    // but Host, and skip the lookups below.
+    let (mut hosts, mut framed, mut expect, mut connection) = (0, false, false, false);
     for h in parsed.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| Rejection::BadRequest("invalid header name"))?;
         let value = HeaderValue::from_maybe_shared(own.split_to(h.value.len()))
             .map_err(|_| Rejection::BadRequest("invalid header value"))?;
+        if name == header::HOST {
+            hosts += 1;
+        } else if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            framed = true;
+        } else if name == header::EXPECT {
+            expect = true;
+        } else if name == header::CONNECTION {
+            connection = true;
+        }
         headers.append(name, value);
     }
     buf.advance(consumed);
 
-    if version == Version::HTTP_11 && !headers.contains_key(header::HOST) {
+    if version == Version::HTTP_11 && hosts == 0 {
         return Err(Rejection::BadRequest("missing required Host header"));
     }
-    if headers.get_all(header::HOST).iter().count() > 1 {
+    if hosts > 1 {
         return Err(Rejection::BadRequest("too many Host headers"));
     }
-    let framing = match framing::chunked_last(&headers) {
-        Some(true) if version == Version::HTTP_11 => {
-            // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
-            headers.remove(header::CONTENT_LENGTH);
-            Framing::CHUNKED
-        }
-        Some(_) => return Err(Rejection::UnsupportedTransferEncoding),
-        None => match framing::content_length(&headers) {
-            Ok(Some(0) | None) => Framing::Empty,
-            Ok(Some(n)) => Framing::Length(n),
-            Err(_) => return Err(Rejection::BadRequest("bad Content-Length")),
-        },
+    let framing = if !framed {
+        Framing::Empty
+    } else {
+        framing_of_request(&mut headers, version)?
     };
-    let expect_continue = version == Version::HTTP_11
+    let expect_continue = expect
+        && version == Version::HTTP_11
         && headers
             .get(header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let close = wants_close(&headers, version);
+    let close = if connection {
+        wants_close(&headers, version)
+    } else {
+        version == Version::HTTP_10
+    };
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -156,6 +165,23 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Rej
         expect_continue,
         close,
     }))
+}
+
+/// RFC 9112 section 6.3 for a request that has `Transfer-Encoding` or `Content-Length`.
+fn framing_of_request(headers: &mut HeaderMap, version: Version) -> Result<Framing, Rejection> {
+    Ok(match framing::chunked_last(headers) {
+        Some(true) if version == Version::HTTP_11 => {
+            // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
+            headers.remove(header::CONTENT_LENGTH);
+            Framing::CHUNKED
+        }
+        Some(_) => return Err(Rejection::UnsupportedTransferEncoding),
+        None => match framing::content_length(&headers) {
+            Ok(Some(0) | None) => Framing::Empty,
+            Ok(Some(n)) => Framing::Length(n),
+            Err(_) => return Err(Rejection::BadRequest("bad Content-Length")),
+        },
+    })
 }
 
 /// How a response body goes on the wire.
@@ -192,8 +218,6 @@ pub fn encode_response_head<B>(
     exchange: Exchange,
 ) -> (Outgoing, bool) {
     let status = response.status();
-    let headers = response.headers();
-    let mut close = exchange.close || has_connection_token(headers, "close");
     out.extend_from_slice(if exchange.version == Version::HTTP_10 {
         b"HTTP/1.0 "
     } else {
@@ -209,13 +233,36 @@ pub fn encode_response_head<B>(
     );
     out.extend_from_slice(b"\r\n");
 
+    // One pass writes the handler's headers and notes the ones the framing depends on.
+    let mut close = exchange.close;
+    let mut declared: Option<u64> = None;
+    let mut has_date = false;
+    for (name, value) in response.headers() {
+        if name == header::CONTENT_LENGTH {
+            if declared.is_none() {
+                declared = value.to_str().ok().and_then(|v| v.trim().parse().ok());
+            }
+            continue;
+        }
+        if name == header::CONNECTION {
+            close |= value
+                .to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+            continue;
+        }
+        if name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        has_date |= name == header::DATE;
+        write_title_case(out, name.as_str());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+
     let bodiless_status = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
     // (Content-Length to write, framing of the bytes that follow)
     let (length_header, mut outgoing) = if bodiless_status {
         (None, Outgoing::Nothing)
@@ -235,21 +282,6 @@ pub fn encode_response_head<B>(
     };
     if exchange.head_request {
         outgoing = Outgoing::Nothing;
-    }
-
-    let mut has_date = false;
-    for (name, value) in headers {
-        if name == header::CONTENT_LENGTH
-            || name == header::TRANSFER_ENCODING
-            || name == header::CONNECTION
-        {
-            continue;
-        }
-        has_date |= name == header::DATE;
-        write_title_case(out, name.as_str());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
     }
     if let Some(n) = length_header {
         out.extend_from_slice(b"Content-Length: ");
