@@ -176,7 +176,7 @@ fn framing_of_request(headers: &mut HeaderMap, version: Version) -> Result<Frami
             Framing::CHUNKED
         }
         Some(_) => return Err(Rejection::UnsupportedTransferEncoding),
-        None => match framing::content_length(&headers) {
+        None => match framing::content_length(headers) {
             Ok(Some(0) | None) => Framing::Empty,
             Ok(Some(n)) => Framing::Length(n),
             Err(_) => return Err(Rejection::BadRequest("bad Content-Length")),
