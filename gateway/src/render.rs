@@ -1,7 +1,7 @@
 //! Output encodings: how an endpoint writes its (merged) response to the client.
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -24,14 +24,18 @@ pub fn render(
     match encoding {
         OutputEncoding::NoOp => match response.and_then(|r| r.passthrough) {
             Some(p) => {
-                for name in p.headers.keys() {
+                // The backend's values replace ours, name by name (a name's values come
+                // together in the iteration).
+                let mut previous: Option<&HeaderName> = None;
+                for (name, value) in &p.headers {
                     if is_hop_by_hop(name.as_str()) {
                         continue;
                     }
-                    headers.remove(name);
-                    for v in p.headers.get_all(name) {
-                        headers.append(name.clone(), v.clone());
+                    if previous != Some(name) {
+                        headers.remove(name);
+                        previous = Some(name);
                     }
+                    headers.append(name.clone(), value.clone());
                 }
                 (p.status, p.body)
             }

@@ -164,7 +164,10 @@ impl Inner {
             .template
             .render(|name| request.params.get(name).cloned());
         let i = host % self.hosts.len().max(1);
-        let mut url = format!("{}{}", self.hosts.get(i).map_or("", String::as_str), path);
+        let host = self.hosts.get(i).map_or("", String::as_str);
+        let mut url = String::with_capacity(host.len() + path.len() + 16);
+        url.push_str(host);
+        url.push_str(&path);
         let query = match &self.query_filter {
             None => encode_query(&request.query),
             Some(allowed) => encode_query(

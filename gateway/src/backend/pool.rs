@@ -293,10 +293,16 @@ fn host_header(uri: &Uri) -> Option<HeaderValue> {
         _ => 80,
     };
     let value = match uri.port_u16() {
-        Some(port) if port != default_port => format!("{host}:{port}"),
+        Some(port) if port != default_port => {
+            let mut value = String::with_capacity(host.len() + 6);
+            value.push_str(host);
+            value.push(':');
+            value.push_str(itoa::Buffer::new().format(port));
+            value
+        }
         _ => host.to_string(),
     };
-    HeaderValue::from_str(&value).ok()
+    HeaderValue::try_from(value).ok()
 }
 
 /// A backend response body that hands its connection back to the pool once read to the end.

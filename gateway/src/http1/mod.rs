@@ -29,10 +29,14 @@ pub fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
 
 /// Appends a header name in Go's canonical case: `x-forwarded-for` -> `X-Forwarded-For`.
 pub fn write_title_case(out: &mut Vec<u8>, name: &str) {
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
     let mut upper = true;
-    for &b in name.as_bytes() {
-        out.push(if upper { b.to_ascii_uppercase() } else { b });
-        upper = b == b'-';
+    for b in &mut out[start..] {
+        if upper {
+            b.make_ascii_uppercase();
+        }
+        upper = *b == b'-';
     }
 }
 

@@ -575,7 +575,10 @@ mod tests {
         let mut c = start(None);
         c.send("GET / HTTP/1.1\r\n\r\n").await;
         let text = c.read_to_end().await;
-        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(
+            text.starts_with("HTTP/1.1 400 Bad Request: missing required Host header\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("missing required Host header"), "{text}");
 
         let mut c = start(None);

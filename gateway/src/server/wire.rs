@@ -43,26 +43,27 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The whole answer: Go's status line, plain text body, `Connection: close`.
+    /// The whole answer as Go's server writes it: plain text, `Connection: close`; a reason
+    /// goes into the status line and the body alike.
     pub fn response(&self) -> Vec<u8> {
-        let (status, text) = match self {
-            Self::BadRequest("") => ("400 Bad Request", "400 Bad Request".to_string()),
-            Self::BadRequest(why) => ("400 Bad Request", format!("400 Bad Request: {why}")),
-            Self::HeadTooLarge => (
-                "431 Request Header Fields Too Large",
-                "431 Request Header Fields Too Large".to_string(),
-            ),
-            Self::UnsupportedTransferEncoding => (
-                "501 Not Implemented",
-                "Unsupported transfer encoding".to_string(),
-            ),
+        let (status, reason) = match self {
+            Self::BadRequest(why) => ("400 Bad Request", *why),
+            Self::HeadTooLarge => ("431 Request Header Fields Too Large", ""),
+            Self::UnsupportedTransferEncoding => {
+                return b"HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nUnsupported transfer encoding".to_vec();
+            }
             Self::UnsupportedVersion => (
                 "505 HTTP Version Not Supported",
-                "505 HTTP Version Not Supported: unsupported protocol version".to_string(),
+                "unsupported protocol version",
             ),
         };
+        let line = if reason.is_empty() {
+            status.to_string()
+        } else {
+            format!("{status}: {reason}")
+        };
         format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}"
+            "HTTP/1.1 {line}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{line}"
         )
         .into_bytes()
     }
@@ -421,6 +422,13 @@ mod tests {
         let text = String::from_utf8(Rejection::HeadTooLarge.response()).unwrap();
         assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
         assert!(text.ends_with("\r\n\r\n431 Request Header Fields Too Large"));
+        let text =
+            String::from_utf8(Rejection::BadRequest("missing required Host header").response())
+                .unwrap();
+        assert_eq!(text, "HTTP/1.1 400 Bad Request: missing required Host header\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: missing required Host header");
+        let text = String::from_utf8(Rejection::BadRequest("").response()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n400 Bad Request"), "{text}");
     }
 
     #[test]

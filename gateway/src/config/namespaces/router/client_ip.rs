@@ -70,7 +70,7 @@ impl ClientIpPolicy {
                 }
             }
         }
-        peer.to_string()
+        ip_string(peer)
     }
 
     /// gin's `validateHeader`: the hops from the right, skipping trusted proxies; the leftmost
@@ -211,9 +211,39 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// An address in its usual text form; IPv4 (the common peer) without the formatting machinery.
+fn ip_string(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(itoa::Buffer::new().format(octet));
+            }
+            out
+        }
+        IpAddr::V6(_) => ip.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_print_in_their_usual_form() {
+        for text in [
+            "0.0.0.0",
+            "10.0.255.1",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            assert_eq!(ip_string(text.parse().unwrap()), text);
+        }
+    }
 
     fn policy(json: &str) -> (ClientIpPolicy, Vec<String>) {
         let v: Value = serde_json::from_str(json).unwrap();
