@@ -168,21 +168,34 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Rej
     }))
 }
 
-/// RFC 9112 section 6.3 for a request that has `Transfer-Encoding` or `Content-Length`.
+/// RFC 9112 section 6.3 for a request that has `Transfer-Encoding` or `Content-Length`, as
+/// Go reads it: `Transfer-Encoding` is dropped from the head; on HTTP/1.0 it is ignored, on
+/// HTTP/1.1 it must be exactly `chunked` and overrides `Content-Length`.
 fn framing_of_request(headers: &mut HeaderMap, version: Version) -> Result<Framing, Rejection> {
-    Ok(match framing::chunked_last(headers) {
-        Some(true) if version == Version::HTTP_11 => {
-            // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
-            headers.remove(header::CONTENT_LENGTH);
-            Framing::CHUNKED
+    let only_chunked = match headers.entry(header::TRANSFER_ENCODING) {
+        header::Entry::Occupied(entry) => {
+            let (_, mut values) = entry.remove_entry_mult();
+            Some(match (values.next(), values.next()) {
+                (Some(v), None) => v.as_bytes().eq_ignore_ascii_case(b"chunked"),
+                _ => false,
+            })
         }
-        Some(_) => return Err(Rejection::UnsupportedTransferEncoding),
-        None => match framing::content_length(headers) {
-            Ok(Some(0) | None) => Framing::Empty,
-            Ok(Some(n)) => Framing::Length(n),
-            Err(_) => return Err(Rejection::BadRequest("bad Content-Length")),
-        },
-    })
+        header::Entry::Vacant(_) => None,
+    };
+    if let Some(only_chunked) = only_chunked {
+        if version == Version::HTTP_11 {
+            if !only_chunked {
+                return Err(Rejection::UnsupportedTransferEncoding);
+            }
+            headers.remove(header::CONTENT_LENGTH);
+            return Ok(Framing::CHUNKED);
+        }
+    }
+    match framing::content_length(headers) {
+        Ok(Some(0) | None) => Ok(Framing::Empty),
+        Ok(Some(n)) => Ok(Framing::Length(n)),
+        Err(_) => Err(Rejection::BadRequest("bad Content-Length")),
+    }
 }
 
 /// How a response body goes on the wire.
@@ -411,6 +424,18 @@ mod tests {
             parse("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap_err(),
             Rejection::UnsupportedTransferEncoding
         );
+        assert_eq!(
+            parse("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
+                .unwrap_err(),
+            Rejection::UnsupportedTransferEncoding
+        );
+        // HTTP/1.0 ignores Transfer-Encoding (Go's issue 12785): Content-Length frames the body.
+        let head =
+            parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(head.framing, Framing::Length(2));
+        assert!(head.request.headers().get("transfer-encoding").is_none());
         assert_eq!(
             parse("GET / HTTP/2.0\r\n\r\n").unwrap_err(),
             Rejection::UnsupportedVersion
