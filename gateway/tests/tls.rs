@@ -19,7 +19,7 @@ fn serves_https_with_configured_pem_files() {
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let port = common::free_port();
     let config = serde_json::json!({
-        "version": 3, "port": port,
+        "version": 3, "port": port, "read_header_timeout": "300ms",
         "tls": {"public_key": cert_path, "private_key": key_path},
         "endpoints": []
     });
@@ -68,10 +68,22 @@ fn serves_https_with_configured_pem_files() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
+    // A client that never starts its handshake is let go after the smallest read deadline,
+    // as Go's server does.
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut silent, &mut byte);
+    let waited = started.elapsed();
     let _ = child.kill();
     let _ = child.wait();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"status\":\"ok\""), "{response}");
+    assert!(matches!(read, Ok(0)), "{read:?} after {waited:?}");
+    assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
 }
 
 #[test]

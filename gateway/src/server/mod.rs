@@ -74,6 +74,7 @@ pub async fn serve(
     let conn_settings =
         ConnSettings::new(deadlines, settings.max_header_bytes, settings.read_timeout);
     let write_timeout = settings.write_timeout.filter(|d| !d.is_zero());
+    let handshake_timeout = tls_handshake_timeout(&settings);
     // hyper's connections (HTTP/2) drain through `graceful`, ours through `draining`.
     let graceful = GracefulShutdown::new();
     let (draining, _) = watch::channel(false);
@@ -119,7 +120,18 @@ pub async fn serve(
                         let stop = draining.subscribe();
                         tokio::spawn(async move {
                             let _open = open;
-                            let stream = match acceptor.accept(stream).await {
+                            let handshake = acceptor.accept(stream);
+                            let handshake = match handshake_timeout {
+                                None => handshake.await,
+                                Some(limit) => match tokio::time::timeout(limit, handshake).await {
+                                    Ok(r) => r,
+                                    Err(_) => {
+                                        tracing::debug!(%remote, "TLS handshake timed out");
+                                        return;
+                                    }
+                                },
+                            };
+                            let stream = match handshake {
                                 Ok(s) => s,
                                 Err(e) => {
                                     tracing::debug!(error = %e, %remote, "TLS handshake failed");
@@ -156,6 +168,20 @@ pub async fn serve(
         Err(_) => tracing::warn!("shutdown grace period elapsed with requests still running"),
     }
     Ok(())
+}
+
+/// Go's bound on a TLS handshake: the smallest of `read_header_timeout`, `read_timeout` and
+/// `write_timeout` that is set; none when none is.
+fn tls_handshake_timeout(settings: &ServerSettings) -> Option<Duration> {
+    [
+        settings.read_header_timeout,
+        settings.read_timeout,
+        settings.write_timeout,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|d| !d.is_zero())
+    .min()
 }
 
 /// What a connection calls for each request: the gateway current at its arrival (`run
