@@ -1,6 +1,6 @@
 //! Black-box tests of the service-level HTTP settings with the real binary: the backend client
 //! (`disable_compression`, `disable_keep_alives`, `response_header_timeout`), the server's
-//! `idle_timeout`, and `router.error_body`.
+//! `idle_timeout` and `write_timeout`, and `router.error_body`.
 
 mod common;
 
@@ -178,6 +178,25 @@ fn idle_timeout_closes_idle_keep_alive_connections_only() {
     let mut s = TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
     keep_alive_get(&mut s, "/seen");
     assert_eq!(idle_lifetime(&mut s, Duration::from_millis(1200)), None);
+}
+
+#[test]
+fn write_timeout_drops_a_request_not_answered_in_time() {
+    let backend = start_counting_backend();
+    let gw = Gateway::start(&config(backend, r#""write_timeout": "300ms","#));
+    let mut s = TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    write!(s, "GET /slow HTTP/1.1\r\nHost: gw\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let read = s.read_to_end(&mut answer);
+    let took = started.elapsed();
+    // Go closes the connection without an answer; nothing was written before the deadline.
+    assert!(read.is_ok(), "{read:?} after {took:?}");
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert!(took < Duration::from_millis(900), "took {took:?}");
+    // A request answered within the limit is served.
+    assert_eq!(seen(&gw).1["accept-encoding"], "gzip");
 }
 
 #[test]
