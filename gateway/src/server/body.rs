@@ -157,8 +157,7 @@ impl Feeder {
         io: &mut IO,
         buf: &mut BytesMut,
     ) -> Poll<Fed> {
-        let slot_ref = self.slot.clone();
-        let mut slot = lock(&slot_ref);
+        let mut slot = lock(&self.slot);
         loop {
             if slot.abandoned {
                 return Poll::Ready(Fed::Abandoned);
@@ -184,7 +183,7 @@ impl Feeder {
                         }
                         continue;
                     }
-                    Poll::Ready(_) => return Poll::Ready(self.fail(&mut slot, "write failed")),
+                    Poll::Ready(_) => return Poll::Ready(fail(&mut slot, "write failed")),
                 }
             }
             match self.decoder.step(buf) {
@@ -198,37 +197,35 @@ impl Feeder {
                     return Poll::Ready(Fed::Done);
                 }
                 Ok(Decoded::ReadLine(buffered)) if buffered > 64 * 1024 => {
-                    return Poll::Ready(self.fail(&mut slot, "chunk line too long"));
+                    return Poll::Ready(fail(&mut slot, "chunk line too long"));
                 }
                 Ok(Decoded::Read | Decoded::ReadLine(_)) => {
                     buf.reserve(16 * 1024);
                     match tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(0)) => {
-                            return Poll::Ready(self.fail(&mut slot, "unexpected EOF"))
+                            return Poll::Ready(fail(&mut slot, "unexpected EOF"))
                         }
                         Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(e)) => {
-                            return Poll::Ready(self.fail(&mut slot, &e.to_string()))
-                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(fail(&mut slot, &e.to_string())),
                     }
                 }
-                Err(e) => return Poll::Ready(self.fail(&mut slot, &e)),
+                Err(e) => return Poll::Ready(fail(&mut slot, &e)),
             }
         }
     }
 
     /// The request's read deadline elapsed: the handler's body read fails as Go's does.
     pub fn time_out(&mut self) {
-        let slot = self.slot.clone();
-        self.fail(&mut lock(&slot), "i/o timeout");
+        fail(&mut lock(&self.slot), "i/o timeout");
     }
+}
 
-    fn fail(&self, slot: &mut Slot, why: &str) -> Fed {
-        slot.end = Some(Err(why.to_string()));
-        wake(&mut slot.handler);
-        Fed::Broken
-    }
+/// Ends the body with an error the handler reads as its body's failure.
+fn fail(slot: &mut Slot, why: &str) -> Fed {
+    slot.end = Some(Err(why.to_string()));
+    wake(&mut slot.handler);
+    Fed::Broken
 }
 
 #[cfg(test)]
