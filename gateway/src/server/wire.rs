@@ -15,6 +15,9 @@ use crate::http1::{wants_close, write_title_case};
 
 /// Header lines parsed without allocating.
 const INLINE_HEADERS: usize = 64;
+/// The most header lines a request may have (hyper's server allowed 100); more is answered
+/// as a head too large. It bounds the parser's scratch space at 256 KiB.
+const MAX_HEADERS: usize = 8192;
 
 /// A parsed request head and what the connection needs to know about its message.
 #[derive(Debug)]
@@ -83,7 +86,7 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Rej
     let mut parsed = httparse::Request::new(&mut inline);
     let mut result = parsed.parse(buf);
     if matches!(result, Err(httparse::Error::TooManyHeaders)) {
-        many = vec![httparse::EMPTY_HEADER; buf.len() / 3 + 1];
+        many = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
         parsed = httparse::Request::new(&mut many);
         result = parsed.parse(buf);
     }
@@ -91,6 +94,7 @@ pub fn parse_request_head(buf: &mut BytesMut) -> Result<Option<RequestHead>, Rej
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::Version) => return Err(Rejection::UnsupportedVersion),
+        Err(httparse::Error::TooManyHeaders) => return Err(Rejection::HeadTooLarge),
         Err(_) => return Err(Rejection::BadRequest("")),
     };
     let version = match parsed.version {
@@ -385,6 +389,16 @@ mod tests {
         assert_eq!(head.framing, Framing::Length(3));
         assert!(!head.close);
         assert!(!head.expect_continue);
+    }
+
+    #[test]
+    fn many_headers_parse_up_to_the_bound() {
+        let lines = |n: usize| (0..n).map(|i| format!("X-{i}: v\r\n")).collect::<String>();
+        let text = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", lines(1000));
+        let head = parse(&text).unwrap().unwrap();
+        assert_eq!(head.request.headers().len(), 1001);
+        let text = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", lines(MAX_HEADERS));
+        assert_eq!(parse(&text).unwrap_err(), Rejection::HeadTooLarge);
     }
 
     #[test]
