@@ -16,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::h1::OutgoingBody;
+use super::h1::{OutgoingBody, PreparedRequest, RequestHead};
 use super::pool::{ConnectionPool, PoolLimits, PooledBody};
 use crate::config::transport::TransportSettings;
 use crate::config::ClientTlsConfig;
@@ -218,7 +218,8 @@ impl HttpClient {
     /// backend had just closed is sent once more on a new one, as Go does.
     async fn exchange(
         &self,
-        build: impl Fn() -> Result<http::Request<OutgoingBody>, ProxyError>,
+        uri: &Uri,
+        build: impl Fn() -> PreparedRequest,
         method: &Method,
         url: &str,
         replayable: bool,
@@ -227,7 +228,7 @@ impl HttpClient {
             |detail: String| ProxyError::Transport(format!("{} {url:?}: {detail}", go_op(method)));
         let mut replayed = false;
         loop {
-            let pending = self.pool.send(build()?);
+            let pending = self.pool.send(uri, build());
             let result = match self.response_header_timeout {
                 None => pending.await,
                 // Boxed: the exchange's future stays stored once in this one.
@@ -250,9 +251,8 @@ impl HttpClient {
 
     /// Sends a request, following up to 10 redirects as Go's client does.
     pub async fn send(&self, mut out: Outgoing) -> Result<Received, ProxyError> {
-        let original_headers = std::mem::take(&mut out.headers);
         let mut strip_credentials = false;
-        let mut referer: Option<String> = None;
+        let mut referer: Option<HeaderValue> = None;
         let mut redirects = 0;
         loop {
             let uri: Uri = out
@@ -268,53 +268,53 @@ impl HttpClient {
                 )));
             }
             let decompress = self.request_gzip
-                && !original_headers.contains_key(header::ACCEPT_ENCODING)
-                && !original_headers.contains_key(header::RANGE)
+                && !out.headers.contains_key(header::ACCEPT_ENCODING)
+                && !out.headers.contains_key(header::RANGE)
                 && out.method != Method::HEAD;
-            // Each attempt gets its own copy: the original is kept for redirects and replays.
+            // What this attempt changes of the request's own headers: the headers themselves
+            // are kept as they are for redirects and replays, and encoded straight from there.
+            let mut skip = Vec::new();
+            let mut extra = Vec::new();
+            if strip_credentials {
+                skip.extend([
+                    header::AUTHORIZATION,
+                    header::WWW_AUTHENTICATE,
+                    header::COOKIE,
+                ]);
+            }
+            if let Some(v) = &referer {
+                skip.push(header::REFERER);
+                extra.push((header::REFERER, v.clone()));
+            }
+            if decompress {
+                extra.push((header::ACCEPT_ENCODING, HeaderValue::from_static("gzip")));
+            }
+            if self.close_connections {
+                skip.push(header::CONNECTION);
+                extra.push((header::CONNECTION, HeaderValue::from_static("close")));
+            }
+            let head = RequestHead {
+                method: &out.method,
+                uri: &uri,
+                headers: &out.headers,
+                skip: &skip,
+                extra: &extra,
+            };
             let build = || {
-                let mut headers = original_headers.clone();
-                if strip_credentials {
-                    for h in [
-                        header::AUTHORIZATION,
-                        header::WWW_AUTHENTICATE,
-                        header::COOKIE,
-                    ] {
-                        headers.remove(h);
-                    }
-                }
-                if let Some(v) = referer
-                    .as_deref()
-                    .and_then(|r| HeaderValue::from_str(r).ok())
-                {
-                    headers.insert(header::REFERER, v);
-                }
-                if decompress {
-                    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-                }
-                if self.close_connections {
-                    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
                 let body = match out.mode {
                     BodyMode::None => OutgoingBody::None,
                     BodyMode::Empty => OutgoingBody::Sized(Bytes::new()),
                     BodyMode::Sized => OutgoingBody::Sized(out.body.clone()),
                     BodyMode::Chunked => OutgoingBody::Chunked(out.body.clone()),
                 };
-                let mut request = http::Request::builder()
-                    .method(out.method.clone())
-                    .uri(uri.clone())
-                    .body(body)
-                    .map_err(|e| ProxyError::Transport(e.to_string()))?;
-                *request.headers_mut() = headers;
-                Ok(request)
+                PreparedRequest::new(&head, body)
             };
             let replayable = matches!(
                 out.method,
                 Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
             ) && matches!(out.mode, BodyMode::None | BodyMode::Empty);
             let response = self
-                .exchange(build, &out.method, &out.url, replayable)
+                .exchange(&uri, build, &out.method, &out.url, replayable)
                 .await?;
             let status = response.status();
             let location = response
@@ -363,7 +363,7 @@ impl HttpClient {
             }
             let next_uri: Option<Uri> = next.parse().ok();
             strip_credentials = next_uri.as_ref().and_then(Uri::authority) != uri.authority();
-            referer = Some(strip_userinfo(&out.url));
+            referer = HeaderValue::from_str(&strip_userinfo(&out.url)).ok();
             out.url = next;
         }
     }

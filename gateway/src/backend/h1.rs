@@ -13,7 +13,8 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Method, Response, StatusCode, Uri, Version};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
@@ -205,6 +206,21 @@ impl H1Connection {
     }
 }
 
+/// What a request head is made of, borrowed from the caller: nothing is cloned to encode it.
+pub struct RequestHead<'a> {
+    /// Method.
+    pub method: &'a Method,
+    /// The absolute URI: its path and query make the request line, its authority the `Host`
+    /// header unless `headers` carry one.
+    pub uri: &'a Uri,
+    /// Headers, written in their order with names in Go's canonical case.
+    pub headers: &'a HeaderMap,
+    /// Names of `headers` left out (stripped, or replaced by `extra`).
+    pub skip: &'a [HeaderName],
+    /// Headers written after `headers`.
+    pub extra: &'a [(HeaderName, HeaderValue)],
+}
+
 /// A request encoded for the wire: what an exchange needs of it, and nothing more to carry
 /// across its awaits.
 pub struct PreparedRequest {
@@ -215,51 +231,85 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// Encodes `request` (origin-form URI, `Host` set).
-    pub fn new(request: Request<OutgoingBody>) -> Self {
-        let (parts, body) = request.into_parts();
+    /// Encodes `head` with the framing header `body` calls for.
+    pub fn new(head: &RequestHead<'_>, body: OutgoingBody) -> Self {
+        let (bytes, close) = encode_head(head, &body);
         Self {
-            head: encode_head(&parts.method, &parts.uri, &parts.headers, &body),
-            close: wants_close(&parts.headers, parts.version),
-            method: parts.method,
+            head: bytes,
+            close,
+            method: head.method.clone(),
             body,
         }
     }
 }
 
-/// The request line and headers, names in Go's canonical case, plus the framing header.
-fn encode_head(
-    method: &Method,
-    uri: &http::Uri,
-    headers: &HeaderMap,
-    body: &OutgoingBody,
-) -> Vec<u8> {
-    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let mut out = Vec::with_capacity(64 + path.len() + headers.len() * 32);
-    out.extend_from_slice(method.as_str().as_bytes());
+/// The request line (origin-form target) and headers, names in Go's canonical case, `Host`
+/// when the headers have none, and the framing header; also whether a `Connection` header
+/// asks to close.
+fn encode_head(head: &RequestHead<'_>, body: &OutgoingBody) -> (Vec<u8>, bool) {
+    let target = match head.uri.path_and_query().map(PathAndQuery::as_str) {
+        Some(pq) if !pq.is_empty() => pq,
+        _ => "/",
+    };
+    let framed = matches!(body, OutgoingBody::Sized(_) | OutgoingBody::Chunked(_));
+    let mut out = Vec::with_capacity(96 + target.len() + head.headers.len() * 40);
+    out.extend_from_slice(head.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
-        if matches!(body, OutgoingBody::Sized(_) | OutgoingBody::Chunked(_))
-            && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING)
-        {
+    let (mut has_host, mut close) = (false, false);
+    let written = head
+        .headers
+        .iter()
+        .filter(|(name, _)| !head.skip.contains(name))
+        .chain(head.extra.iter().map(|(name, value)| (name, value)));
+    for (name, value) in written {
+        if framed && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
             continue;
+        }
+        if name == header::HOST {
+            has_host = true;
+        } else if name == header::CONNECTION {
+            close |= value
+                .to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
         }
         write_title_case(&mut out, name.as_str());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    if !has_host {
+        write_host(&mut out, head.uri);
+    }
     match body {
         OutgoingBody::Sized(bytes) => {
-            out.extend_from_slice(format!("Content-Length: {}\r\n", bytes.len()).as_bytes());
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         OutgoingBody::Chunked(_) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         OutgoingBody::None => {}
     }
     out.extend_from_slice(b"\r\n");
-    out
+    (out, close)
+}
+
+/// `Host: ` the URI's host, and its port unless it is the scheme's default.
+fn write_host(out: &mut Vec<u8>, uri: &Uri) {
+    let Some(host) = uri.host() else { return };
+    out.extend_from_slice(b"Host: ");
+    out.extend_from_slice(host.as_bytes());
+    let default_port = if uri.scheme() == Some(&Scheme::HTTPS) {
+        443
+    } else {
+        80
+    };
+    if let Some(port) = uri.port_u16().filter(|&p| p != default_port) {
+        out.push(b':');
+        out.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Parses a buffered response head and splits it off `buf`; `None` while it is incomplete.
@@ -488,24 +538,81 @@ mod tests {
         assert!(framing_of(&get, &r).is_err());
     }
 
+    fn encoded(head: &RequestHead<'_>, body: OutgoingBody) -> (String, bool) {
+        let (bytes, close) = encode_head(head, &body);
+        (String::from_utf8(bytes).unwrap(), close)
+    }
+
     #[test]
     fn request_heads_carry_their_framing() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("h:1"));
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("99"));
-        let uri: http::Uri = "/a?b=1".parse().unwrap();
+        let uri: Uri = "http://backend:8080/a?b=1".parse().unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &headers,
+            skip: &[],
+            extra: &[],
+        };
         let sized = OutgoingBody::Sized(Bytes::from_static(b"{}"));
-        let text = String::from_utf8(encode_head(&Method::POST, &uri, &headers, &sized)).unwrap();
         assert_eq!(
-            text,
+            encoded(&head, sized).0,
             "POST /a?b=1 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 2\r\n\r\n"
         );
         let chunked = OutgoingBody::Chunked(Bytes::new());
-        let text = String::from_utf8(encode_head(&Method::PUT, &uri, &headers, &chunked)).unwrap();
+        let text = encoded(&head, chunked).0;
         assert!(
             text.ends_with("Host: h:1\r\nTransfer-Encoding: chunked\r\n\r\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn request_heads_skip_add_and_take_host_from_the_uri() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        headers.insert("x-kept", HeaderValue::from_static("k"));
+        let extra = [(header::CONNECTION, HeaderValue::from_static("Close"))];
+        let uri: Uri = "http://backend:8080".parse().unwrap();
+        let head = RequestHead {
+            method: &Method::GET,
+            uri: &uri,
+            headers: &headers,
+            skip: &[header::COOKIE, header::CONNECTION],
+            extra: &extra,
+        };
+        let (text, close) = encoded(&head, OutgoingBody::None);
+        assert_eq!(
+            text,
+            "GET / HTTP/1.1\r\nX-Kept: k\r\nConnection: Close\r\nHost: backend:8080\r\n\r\n"
+        );
+        assert!(close, "Connection: close was not noticed");
+        let kept = RequestHead {
+            skip: &[],
+            extra: &[],
+            ..head
+        };
+        assert!(!encoded(&kept, OutgoingBody::None).1);
+
+        for (uri, host) in [
+            ("http://h:80/x", "h"),
+            ("https://h:443/x", "h"),
+            ("https://api.example:8443/x", "api.example:8443"),
+            ("http://[::1]:9/x", "[::1]:9"),
+        ] {
+            let uri: Uri = uri.parse().unwrap();
+            let head = RequestHead {
+                uri: &uri,
+                skip: &[],
+                extra: &[],
+                ..head
+            };
+            let text = encoded(&head, OutgoingBody::None).0;
+            assert!(text.contains(&format!("\r\nHost: {host}\r\n")), "{text}");
+        }
     }
 
     #[test]
@@ -556,12 +663,17 @@ mod tests {
         method: Method,
     ) -> Result<(Response<()>, Bytes, Option<H1Connection>), H1Error> {
         use http_body_util::BodyExt;
-        let mut request = Request::new(OutgoingBody::None);
-        *request.method_mut() = method;
-        request
-            .headers_mut()
-            .insert(header::HOST, HeaderValue::from_static("test"));
-        let response = conn.send(PreparedRequest::new(request)).await?;
+        let uri = Uri::from_static("http://test/");
+        let head = RequestHead {
+            method: &method,
+            uri: &uri,
+            headers: &HeaderMap::new(),
+            skip: &[],
+            extra: &[],
+        };
+        let response = conn
+            .send(PreparedRequest::new(&head, OutgoingBody::None))
+            .await?;
         let (parts, mut body) = response.into_parts();
         let mut data = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -616,13 +728,17 @@ mod tests {
         let head: &'static [u8] = Box::leak(head.into_bytes().into_boxed_slice());
         let payload: &'static [u8] = Box::leak(body.clone().into_boxed_slice());
         let addr = scripted(vec![vec![head, payload]]).await;
-        let mut request = Request::new(OutgoingBody::None);
-        request
-            .headers_mut()
-            .insert(header::HOST, HeaderValue::from_static("test"));
+        let uri = Uri::from_static("http://test/");
+        let head = RequestHead {
+            method: &Method::GET,
+            uri: &uri,
+            headers: &HeaderMap::new(),
+            skip: &[],
+            extra: &[],
+        };
         let mut response = connect(addr)
             .await
-            .send(PreparedRequest::new(request))
+            .send(PreparedRequest::new(&head, OutgoingBody::None))
             .await
             .unwrap();
         let (mut received, mut frames) = (Vec::new(), 0);

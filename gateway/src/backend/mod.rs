@@ -115,7 +115,7 @@ impl BackendProxy {
 impl BackendProxy {
     /// The backend request this backend would send for `request` (no I/O).
     pub fn outgoing(&self, request: &Request) -> Outgoing {
-        self.inner.build(request)
+        self.inner.build(request.clone())
     }
 
     /// The method, URL and path this backend would call next for `request` (no I/O, the
@@ -130,7 +130,7 @@ impl Proxy for BackendProxy {
     fn call(&self, request: Request) -> ProxyFuture {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let out = inner.build(&request);
+            let out = inner.build(request);
             let result = if inner.concurrent_calls > 1 {
                 let calls =
                     (0..inner.concurrent_calls).map(|_| Box::pin(inner.execute(out.clone())));
@@ -190,12 +190,13 @@ impl Inner {
         }
     }
 
-    fn build(&self, request: &Request) -> Outgoing {
-        let target = match &request.target {
-            Some(t) => (**t).clone(),
-            None => self.target(request, self.next_host.fetch_add(1, Ordering::Relaxed)),
+    /// The backend request for `request`, which gives up its headers and body to it.
+    fn build(&self, mut request: Request) -> Outgoing {
+        let target = match request.target.take() {
+            Some(t) => *t,
+            None => self.target(&request, self.next_host.fetch_add(1, Ordering::Relaxed)),
         };
-        let mut headers = request.headers.clone();
+        let mut headers = std::mem::take(&mut request.headers);
         let sized = headers.remove(header::CONTENT_LENGTH).is_some();
         if let Some(allowed) = &self.header_filter {
             let keep: HeaderMap = headers
@@ -220,7 +221,7 @@ impl Inner {
             method: target.method,
             url: target.url,
             headers,
-            body: request.body.clone(),
+            body: request.body,
             mode,
         };
         if let Some(m) = &self.martian {

@@ -16,16 +16,15 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
-use http::uri::{PathAndQuery, Scheme};
-use http::{Request, Response, Uri};
+use http::uri::Scheme;
+use http::{Response, Uri};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
-use super::h1::{H1Connection, H1Error, OutgoingBody, PreparedRequest, ResponseBody};
+use super::h1::{H1Connection, H1Error, PreparedRequest, ResponseBody};
 
 /// Why a backend exchange failed before a response head arrived.
 #[derive(Debug, thiserror::Error)]
@@ -72,10 +71,11 @@ struct PoolInner {
     idle: Mutex<IdleSet>,
 }
 
-/// Idle connections by origin; `origins` maps `scheme://authority` to an index of `lists`.
+/// Idle connections by origin; `origins` maps an authority, per scheme (http, https), to an
+/// index of `lists`.
 #[derive(Default)]
 struct IdleSet {
-    origins: HashMap<Box<str>, usize>,
+    origins: [HashMap<Box<str>, usize>; 2],
     lists: Vec<Vec<IdleConnection>>,
     total: usize,
     reaper_running: bool,
@@ -98,25 +98,25 @@ impl ConnectionPool {
         }
     }
 
-    /// Sends `request` (absolute URI) over a pooled or new connection to its origin and
-    /// resolves with the response head; the body returns the connection when read to its end.
+    /// Sends `request` to `uri`'s origin over a pooled or new connection and resolves with the
+    /// response head; the body returns the connection when read to its end.
     pub fn send(
         &self,
-        mut request: Request<OutgoingBody>,
+        uri: &Uri,
+        request: PreparedRequest,
     ) -> impl std::future::Future<Output = Result<Response<PooledBody>, PoolError>> + Send + 'static
     {
-        // The request is encoded before the first await: only its bytes travel in the future.
-        let uri = request.uri().clone();
-        let (slot, idle) = self.inner.checkout(&origin_of(&uri));
-        prepare_origin_form(&mut request, &uri);
-        let prepared = PreparedRequest::new(request);
+        let (slot, idle) = self.inner.checkout(Origin::of(uri));
+        // Only a new connection needs the URI, to dial it.
+        let dial = idle.is_none().then(|| uri.clone());
         let inner = self.inner.clone();
         async move {
-            let (connection, reused) = match idle {
-                Some(connection) => (connection, true),
-                None => (inner.connect(&uri).await?, false),
+            let (connection, reused) = match (idle, dial) {
+                (Some(connection), _) => (connection, true),
+                (None, Some(uri)) => (inner.connect(&uri).await?, false),
+                (None, None) => unreachable!("a URI is kept whenever no connection is"),
             };
-            match connection.send(prepared).await {
+            match connection.send(request).await {
                 Ok(response) => {
                     let pool = Arc::downgrade(&inner);
                     Ok(response.map(|body| PooledBody::new(body, pool, slot)))
@@ -142,14 +142,15 @@ impl PoolInner {
 
     /// `origin`'s slot (created on first use) and its most recently used idle connection
     /// that is still open, under one lock.
-    fn checkout(&self, origin: &str) -> (usize, Option<H1Connection>) {
+    fn checkout(&self, origin: Origin<'_>) -> (usize, Option<H1Connection>) {
         let mut set = self.lock();
-        let slot = match set.origins.get(origin) {
+        let scheme = usize::from(origin.https);
+        let slot = match set.origins[scheme].get(origin.authority) {
             Some(&slot) => slot,
             None => {
                 let slot = set.lists.len();
                 set.lists.push(Vec::new());
-                set.origins.insert(origin.into(), slot);
+                set.origins[scheme].insert(origin.authority.into(), slot);
                 slot
             }
         };
@@ -260,49 +261,20 @@ fn spawn_reaper(pool: Weak<PoolInner>, timeout: Duration) {
     });
 }
 
-/// `scheme://authority`, the key of the pool.
-fn origin_of(uri: &Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let authority = uri.authority().map_or("", |a| a.as_str());
-    let mut origin = String::with_capacity(scheme.len() + 3 + authority.len());
-    origin.push_str(scheme);
-    origin.push_str("://");
-    origin.push_str(authority);
-    origin
+/// The key of the pool: scheme and authority, borrowed from a URI.
+#[derive(Debug, PartialEq, Eq)]
+struct Origin<'a> {
+    https: bool,
+    authority: &'a str,
 }
 
-/// Rewrites the absolute URI to origin-form (`/path?query`) and sets `Host` when absent:
-/// the host, and the port unless it is the scheme's default.
-fn prepare_origin_form<B>(request: &mut Request<B>, uri: &Uri) {
-    if !request.headers().contains_key(header::HOST) {
-        if let Some(host) = host_header(uri) {
-            request.headers_mut().insert(header::HOST, host);
+impl<'a> Origin<'a> {
+    fn of(uri: &'a Uri) -> Self {
+        Self {
+            https: uri.scheme() == Some(&Scheme::HTTPS),
+            authority: uri.authority().map_or("", |a| a.as_str()),
         }
     }
-    let path = match uri.path_and_query() {
-        Some(pq) if pq.as_str() != "/" => pq.clone(),
-        _ => PathAndQuery::from_static("/"),
-    };
-    *request.uri_mut() = Uri::from(path);
-}
-
-fn host_header(uri: &Uri) -> Option<HeaderValue> {
-    let host = uri.host()?;
-    let default_port = match uri.scheme() {
-        Some(s) if *s == Scheme::HTTPS => 443,
-        _ => 80,
-    };
-    let value = match uri.port_u16() {
-        Some(port) if port != default_port => {
-            let mut value = String::with_capacity(host.len() + 6);
-            value.push_str(host);
-            value.push(':');
-            value.push_str(itoa::Buffer::new().format(port));
-            value
-        }
-        _ => host.to_string(),
-    };
-    HeaderValue::try_from(value).ok()
 }
 
 /// A backend response body that hands its connection back to the pool once read to the end.
@@ -359,6 +331,7 @@ impl HttpBody for PooledBody {
 mod tests {
     use super::*;
     use crate::backend::client::{BodyMode, HttpClient, Outgoing};
+    use crate::backend::h1::{OutgoingBody, RequestHead};
     use crate::config::transport::TransportSettings;
     use http_body_util::BodyExt;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -366,25 +339,13 @@ mod tests {
     use tokio::net::TcpListener;
 
     #[test]
-    fn origin_and_host_follow_the_uri() {
+    fn origins_are_scheme_and_authority() {
         let uri: Uri = "https://api.example:8443/a?b=1".parse().unwrap();
-        assert_eq!(origin_of(&uri), "https://api.example:8443");
-        assert_eq!(host_header(&uri).unwrap(), "api.example:8443");
-        let default_port: Uri = "http://h:80/".parse().unwrap();
-        assert_eq!(host_header(&default_port).unwrap(), "h");
-    }
-
-    #[test]
-    fn requests_go_out_in_origin_form() {
-        let mut request = Request::new(OutgoingBody::None);
-        let uri: Uri = "http://h:8080/x/y?z=1".parse().unwrap();
-        prepare_origin_form(&mut request, &uri);
-        assert_eq!(request.uri().to_string(), "/x/y?z=1");
-        assert_eq!(request.headers()[header::HOST], "h:8080");
-
-        let mut bare = Request::new(OutgoingBody::None);
-        prepare_origin_form(&mut bare, &"http://h".parse().unwrap());
-        assert_eq!(bare.uri().to_string(), "/");
+        let origin = Origin::of(&uri);
+        assert!(origin.https);
+        assert_eq!(origin.authority, "api.example:8443");
+        let plain: Uri = "http://api.example:8443/".parse().unwrap();
+        assert_ne!(Origin::of(&plain), origin);
     }
 
     /// What a test backend does on its connections.
@@ -468,9 +429,20 @@ mod tests {
         idle_timeout: None,
     };
 
+    fn request(uri: &Uri) -> PreparedRequest {
+        let head = RequestHead {
+            method: &http::Method::GET,
+            uri,
+            headers: &http::HeaderMap::new(),
+            skip: &[],
+            extra: &[],
+        };
+        PreparedRequest::new(&head, OutgoingBody::None)
+    }
+
     async fn get(pool: &ConnectionPool, url: &str) -> Result<String, PoolError> {
-        let request = Request::get(url).body(OutgoingBody::None).unwrap();
-        let response = pool.send(request).await?;
+        let uri: Uri = url.parse().unwrap();
+        let response = pool.send(&uri, request(&uri)).await?;
         let bytes = response.into_body().collect().await?.to_bytes();
         Ok(String::from_utf8(bytes.to_vec()).unwrap())
     }
@@ -491,14 +463,9 @@ mod tests {
         let (addr, accepted) = backend(Behaviour::Numbered).await;
         let pool = test_pool(KEEP_ALL);
         let url = format!("http://{addr}/");
-        let first = pool
-            .send(Request::get(&url).body(OutgoingBody::None).unwrap())
-            .await
-            .unwrap();
-        let second = pool
-            .send(Request::get(&url).body(OutgoingBody::None).unwrap())
-            .await
-            .unwrap();
+        let uri: Uri = url.parse().unwrap();
+        let first = pool.send(&uri, request(&uri)).await.unwrap();
+        let second = pool.send(&uri, request(&uri)).await.unwrap();
         assert_eq!(
             accepted.load(Ordering::SeqCst),
             2,
@@ -517,10 +484,8 @@ mod tests {
         let (addr, accepted) = backend(Behaviour::Numbered).await;
         let pool = test_pool(KEEP_ALL);
         let url = format!("http://{addr}/");
-        let response = pool
-            .send(Request::get(&url).body(OutgoingBody::None).unwrap())
-            .await
-            .unwrap();
+        let uri: Uri = url.parse().unwrap();
+        let response = pool.send(&uri, request(&uri)).await.unwrap();
         drop(response);
         assert_eq!(pool.idle_count(), 0);
         assert_eq!(get(&pool, &url).await.unwrap(), "1");

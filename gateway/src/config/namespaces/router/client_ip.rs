@@ -38,7 +38,7 @@ pub struct Cidr {
     prefix: u8,
 }
 
-const APP_ENGINE_HEADER: &str = "x-appengine-remote-addr";
+const APP_ENGINE_HEADER: HeaderName = HeaderName::from_static("x-appengine-remote-addr");
 
 impl Default for ClientIpPolicy {
     fn default() -> Self {
@@ -58,14 +58,14 @@ impl ClientIpPolicy {
     /// The client IP of a request from `peer` (gin's `ClientIP`).
     pub fn client_ip(&self, headers: &HeaderMap, peer: IpAddr) -> String {
         if self.app_engine {
-            if let Some(addr) = first_value(headers, APP_ENGINE_HEADER).filter(|a| !a.is_empty()) {
+            if let Some(addr) = first_value(headers, &APP_ENGINE_HEADER).filter(|a| !a.is_empty()) {
                 return addr.to_string();
             }
         }
         let peer = canonical(peer);
         if self.forwarded && self.trusts(peer) {
             for name in &self.remote_ips {
-                if let Some(ip) = first_value(headers, name.as_str()).and_then(|v| self.walk(v)) {
+                if let Some(ip) = first_value(headers, name).and_then(|v| self.walk(v)) {
                     return ip.to_string();
                 }
             }
@@ -178,7 +178,7 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> ClientIpPoli
     }
 }
 
-fn first_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn first_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
