@@ -7,6 +7,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Links `fastmem`, whose `memcpy` and `memmove` replace musl's in the static x86_64 binary.
+#[cfg(all(target_arch = "x86_64", target_env = "musl"))]
+use fastmem as _;
+
 fn main() -> std::process::ExitCode {
     gateway::cli::main()
 }
