@@ -137,7 +137,12 @@ impl Endpoint {
     }
 
     fn proxy_request(&self, c: ClientRequest) -> Request {
-        let mut headers = HeaderMap::new();
+        // Room for the passed headers and the four the gateway adds.
+        let passed = match &self.headers {
+            HeaderPass::All => c.headers.len(),
+            HeaderPass::Only(names) => names.len(),
+        };
+        let mut headers = HeaderMap::with_capacity(passed + 4);
         match &self.headers {
             HeaderPass::All => {
                 for (n, v) in &c.headers {
@@ -154,10 +159,11 @@ impl Endpoint {
                 }
             }
         }
-        if let Ok(v) = HeaderValue::from_str(&c.client_ip) {
+        // The strings become the values' bytes without a copy.
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.client_ip)) {
             headers.insert(HeaderName::from_static("x-forwarded-for"), v);
         }
-        if let Ok(v) = HeaderValue::from_str(&c.host) {
+        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.host)) {
             headers.insert(HeaderName::from_static("x-forwarded-host"), v);
         }
         if headers.contains_key(header::USER_AGENT) {
@@ -255,11 +261,15 @@ impl Endpoint {
                 return response;
             }
         }
-        let accept = c
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        // Only `negotiate` reads the client's `Accept`.
+        let accept = if self.output == OutputEncoding::Negotiate {
+            c.headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        } else {
+            None
+        };
         let request = self.proxy_request(c);
         let outcome = match tokio::time::timeout(self.timeout, self.proxy.call(request)).await {
             Ok(o) => o,

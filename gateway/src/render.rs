@@ -24,18 +24,29 @@ pub fn render(
     match encoding {
         OutputEncoding::NoOp => match response.and_then(|r| r.passthrough) {
             Some(p) => {
-                // The backend's values replace ours, name by name (a name's values come
-                // together in the iteration).
-                let mut previous: Option<&HeaderName> = None;
-                for (name, value) in &p.headers {
-                    if is_hop_by_hop(name.as_str()) {
-                        continue;
-                    }
-                    if previous != Some(name) {
+                // The backend's headers, with ours added under the names it did not send:
+                // its values replace ours name by name.
+                let ours = std::mem::replace(headers, p.headers);
+                if headers.keys().any(|name| is_hop_by_hop(name.as_str())) {
+                    let hop_by_hop: Vec<HeaderName> = headers
+                        .keys()
+                        .filter(|name| is_hop_by_hop(name.as_str()))
+                        .cloned()
+                        .collect();
+                    for name in hop_by_hop {
                         headers.remove(name);
-                        previous = Some(name);
                     }
-                    headers.append(name.clone(), value.clone());
+                }
+                let mut current: Option<(HeaderName, bool)> = None;
+                // A name's values come together, the first with its name.
+                for (name, value) in ours {
+                    if let Some(name) = name {
+                        let absent = !headers.contains_key(&name);
+                        current = Some((name, absent));
+                    }
+                    if let Some((name, true)) = &current {
+                        headers.append(name.clone(), value);
+                    }
                 }
                 (p.status, p.body)
             }
@@ -158,6 +169,47 @@ pub fn negotiate(accept: Option<&str>) -> Negotiated {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_op_keeps_the_backend_headers_over_ours_and_drops_hop_by_hop_ones() {
+        let mut backend = HeaderMap::new();
+        backend.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/x"));
+        backend.insert("x-krakend", HeaderValue::from_static("backend's"));
+        backend.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        backend.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
+        backend.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        let response = Response {
+            data: Map::new(),
+            is_complete: true,
+            passthrough: Some(crate::proxy::Passthrough {
+                status: StatusCode::ACCEPTED,
+                headers: backend,
+                body: body::empty(),
+            }),
+            headers: Default::default(),
+        };
+        let mut ours = HeaderMap::new();
+        ours.insert("x-krakend", HeaderValue::from_static("ours"));
+        ours.append("x-script", HeaderValue::from_static("1"));
+        ours.append("x-script", HeaderValue::from_static("2"));
+        ours.append(header::SET_COOKIE, HeaderValue::from_static("ours=1"));
+        ours.insert("x-krakend-completed", HeaderValue::from_static("true"));
+        let (status, _) = render(OutputEncoding::NoOp, Some(response), None, &mut ours);
+        assert_eq!(status, StatusCode::ACCEPTED);
+        let all = |name: &str| -> Vec<&str> {
+            ours.get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        };
+        assert_eq!(all("x-krakend"), ["backend's"]);
+        assert_eq!(all("set-cookie"), ["a=1", "b=2"]);
+        assert_eq!(all("x-script"), ["1", "2"]);
+        assert_eq!(all("x-krakend-completed"), ["true"]);
+        assert_eq!(all("content-type"), ["text/x"]);
+        assert!(all("connection").is_empty());
+        assert_eq!(ours.len(), 7);
+    }
 
     #[test]
     fn negotiates_like_gin() {

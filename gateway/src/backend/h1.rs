@@ -159,17 +159,17 @@ impl H1Connection {
                 }
                 Err(e) => return Err(e),
             };
-            let status = head.status();
+            let status = head.response.status();
             // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                 interim = true;
                 continue;
             }
             let framing = framing_of(&method, &head)?;
-            break (head, framing);
+            close |= closes(&head);
+            break (head.response, framing);
         };
-        close |= wants_close(response.headers(), response.version())
-            || matches!(framing, Framing::UntilClose)
+        close |= matches!(framing, Framing::UntilClose)
             || response.status() == StatusCode::SWITCHING_PROTOCOLS;
         let decoder = BodyDecoder::new(framing);
         let body = ResponseBody {
@@ -183,7 +183,7 @@ impl H1Connection {
     }
 
     /// Reads until a whole response head is buffered and takes it off the buffer.
-    async fn read_head(&mut self) -> Result<Response<()>, H1Error> {
+    async fn read_head(&mut self) -> Result<ParsedHead, H1Error> {
         loop {
             if !self.read_buf.is_empty() {
                 if let Some(parsed) = parse_head(&mut self.read_buf)? {
@@ -313,7 +313,7 @@ fn write_host(out: &mut Vec<u8>, uri: &Uri) {
 }
 
 /// Parses a buffered response head and splits it off `buf`; `None` while it is incomplete.
-fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<()>>, H1Error> {
+fn parse_head(buf: &mut BytesMut) -> Result<Option<ParsedHead>, H1Error> {
     let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
     let mut many;
     let mut parsed = httparse::Response::new(&mut inline);
@@ -335,22 +335,34 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<()>>, H1Error> {
     } else {
         Version::HTTP_11
     };
-    // Header values stay slices of the head's bytes, as hyper keeps them.
+    // Where each name and value lies in the head: header values stay slices of the head's
+    // bytes, as hyper keeps them. Spans of a usual head fit on the stack.
     let base = buf.as_ptr() as usize;
-    let ranges: Vec<(HeaderName, std::ops::Range<usize>)> = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|e| H1Error::Malformed(format!("header name {:?}: {e}", h.name)))?;
-            let start = h.value.as_ptr() as usize - base;
-            Ok((name, start..start + h.value.len()))
-        })
-        .collect::<Result<_, H1Error>>()?;
+    let span = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        (start, start + part.len())
+    };
+    let mut inline_spans = [((0, 0), (0, 0)); INLINE_HEADERS];
+    let mut many_spans = Vec::new();
+    let spans = if parsed.headers.len() <= INLINE_HEADERS {
+        &mut inline_spans[..parsed.headers.len()]
+    } else {
+        many_spans.resize(parsed.headers.len(), ((0, 0), (0, 0)));
+        &mut many_spans[..]
+    };
+    for (slot, h) in spans.iter_mut().zip(parsed.headers.iter()) {
+        *slot = (span(h.name.as_bytes()), span(h.value));
+    }
     let head = buf.split_to(consumed).freeze();
-    let mut headers = HeaderMap::with_capacity(ranges.len());
-    for (name, range) in ranges {
-        let value = HeaderValue::from_maybe_shared(head.slice(range))
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut noted = Noted::default();
+    for &((name_start, name_end), (value_start, value_end)) in spans.iter() {
+        let name = HeaderName::from_bytes(&head[name_start..name_end]).map_err(|e| {
+            let text = String::from_utf8_lossy(&head[name_start..name_end]);
+            H1Error::Malformed(format!("header name {text:?}: {e}"))
+        })?;
+        noted.note(&name);
+        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
             .map_err(|e| H1Error::Malformed(e.to_string()))?;
         headers.append(name, value);
     }
@@ -358,10 +370,49 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<()>>, H1Error> {
     *response.status_mut() = status;
     *response.version_mut() = version;
     *response.headers_mut() = headers;
-    Ok(Some(response))
+    Ok(Some(ParsedHead { response, noted }))
 }
 
-fn framing_of(method: &Method, response: &Response<()>) -> Result<Framing, H1Error> {
+/// A response head and what the parse noted of it.
+struct ParsedHead {
+    response: Response<()>,
+    noted: Noted,
+}
+
+/// Which headers that framing and keep-alive depend on a head carries, noted while parsing it
+/// so that a head without them needs no lookup.
+#[derive(Debug, Default, Clone, Copy)]
+struct Noted {
+    transfer_encoding: bool,
+    content_length: bool,
+    connection: bool,
+}
+
+impl Noted {
+    fn note(&mut self, name: &HeaderName) {
+        if name == header::CONTENT_LENGTH {
+            self.content_length = true;
+        } else if name == header::TRANSFER_ENCODING {
+            self.transfer_encoding = true;
+        } else if name == header::CONNECTION {
+            self.connection = true;
+        }
+    }
+}
+
+/// Whether the connection ends after this response: HTTP/1.0 closes unless kept alive,
+/// HTTP/1.1 when `Connection: close`.
+fn closes(head: &ParsedHead) -> bool {
+    let version = head.response.version();
+    if head.noted.connection {
+        wants_close(head.response.headers(), version)
+    } else {
+        version == Version::HTTP_10
+    }
+}
+
+fn framing_of(method: &Method, head: &ParsedHead) -> Result<Framing, H1Error> {
+    let response = &head.response;
     let status = response.status();
     if method == Method::HEAD
         || status.is_informational()
@@ -371,11 +422,16 @@ fn framing_of(method: &Method, response: &Response<()>) -> Result<Framing, H1Err
         return Ok(Framing::Empty);
     }
     let headers = response.headers();
-    match framing::chunked_last(headers) {
-        Some(true) if response.version() == Version::HTTP_11 => return Ok(Framing::CHUNKED),
-        // A coding other than chunked last: the body runs to the end of the connection.
-        Some(_) => return Ok(Framing::UntilClose),
-        None => {}
+    if head.noted.transfer_encoding {
+        match framing::chunked_last(headers) {
+            Some(true) if response.version() == Version::HTTP_11 => return Ok(Framing::CHUNKED),
+            // A coding other than chunked last: the body runs to the end of the connection.
+            Some(_) => return Ok(Framing::UntilClose),
+            None => {}
+        }
+    }
+    if !head.noted.content_length {
+        return Ok(Framing::UntilClose);
     }
     Ok(
         match framing::content_length(headers).map_err(H1Error::Malformed)? {
@@ -515,7 +571,7 @@ mod tests {
         assert!(std::mem::size_of::<H1Connection>() <= 64);
     }
 
-    fn head(text: &str) -> Response<()> {
+    fn head(text: &str) -> ParsedHead {
         let mut buf = BytesMut::from(text.as_bytes());
         parse_head(&mut buf).unwrap().unwrap()
     }
@@ -613,6 +669,30 @@ mod tests {
             let text = encoded(&head, OutgoingBody::None).0;
             assert!(text.contains(&format!("\r\nHost: {host}\r\n")), "{text}");
         }
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_connection() {
+        assert!(!closes(&head(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        )));
+        assert!(closes(&head(
+            "HTTP/1.1 200 OK\r\nconnection: Close\r\n\r\n"
+        )));
+        assert!(closes(&head(
+            "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+        )));
+        assert!(!closes(&head(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n"
+        )));
+        let many: String = (0..100).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+        let big = head(&format!(
+            "HTTP/1.1 200 OK\r\n{many}Content-Length: 3\r\nConnection: close\r\n\r\n"
+        ));
+        assert_eq!(big.response.headers().len(), 102);
+        assert_eq!(big.response.headers()["x-h99"], "99");
+        assert_eq!(framing_of(&Method::GET, &big).unwrap(), Framing::Length(3));
+        assert!(closes(&big));
     }
 
     #[test]
