@@ -283,7 +283,28 @@ impl Endpoint {
     }
 
     /// KrakenD's response for an outcome.
-    fn respond(&self, outcome: Outcome, accept: Option<&str>) -> http::Response<Body> {
+    fn respond(&self, mut outcome: Outcome, accept: Option<&str>) -> http::Response<Body> {
+        // A `no-op` pass-through without data (the usual one) needs no map of our own: the
+        // backend's gets `X-Krakend` and `X-Krakend-Completed: false` where it lacks them,
+        // which is what the general path below gives such a response.
+        if self.output == OutputEncoding::NoOp {
+            if let Some(r) = outcome.response.as_mut().filter(|r| r.data.is_empty()) {
+                if let Some(p) = r.passthrough.take() {
+                    if let Some(err) = &outcome.error {
+                        tracing::debug!(error = %err, "endpoint error");
+                    }
+                    let ours = [
+                        (Some(KRAKEND), self.version.clone()),
+                        (Some(COMPLETED), HeaderValue::from_static("false")),
+                    ];
+                    let (status, headers, body) = render::pass_through(p, ours);
+                    let mut response = http::Response::new(body);
+                    *response.status_mut() = status;
+                    *response.headers_mut() = headers;
+                    return response;
+                }
+            }
+        }
         let mut headers = HeaderMap::new();
         headers.insert(KRAKEND, self.version.clone());
         let mut complete = false;
@@ -439,6 +460,39 @@ mod tests {
             v,
             json!({"headers":["content-type","user-agent","x-forwarded-for","x-forwarded-host"],"query":["a"],"id":"7"})
         );
+    }
+
+    #[tokio::test]
+    async fn no_op_passes_the_backend_response_through_with_krakends_headers() {
+        let backend = from_fn(|_| async {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/x"));
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            headers.insert(COMPLETED, HeaderValue::from_static("backend's"));
+            Outcome::ok(crate::proxy::Response {
+                data: Default::default(),
+                is_complete: true,
+                passthrough: Some(crate::proxy::Passthrough {
+                    status: StatusCode::CREATED,
+                    headers,
+                    body: body::full("raw"),
+                }),
+                headers: Default::default(),
+            })
+        });
+        let c = EndpointConfig {
+            output_encoding: OutputEncoding::NoOp,
+            ..cfg()
+        };
+        let r = endpoint(&c, backend, false).handle(client()).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.headers()["content-type"], "text/x");
+        assert_eq!(r.headers()["x-krakend"], "Version 2.13.8");
+        assert_eq!(r.headers()["x-krakend-completed"], "backend's");
+        assert!(r.headers().get("connection").is_none());
+        assert!(r.headers().get("cache-control").is_none());
+        assert_eq!(r.headers().len(), 3);
+        assert_eq!(body_text(r).await, "raw");
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::body::{self, Body};
 use crate::codec::{json, xml};
 use crate::config::OutputEncoding;
-use crate::proxy::Response;
+use crate::proxy::{Passthrough, Response};
 
 /// `application/json; charset=utf-8`.
 pub const JSON: &str = "application/json; charset=utf-8";
@@ -24,31 +24,10 @@ pub fn render(
     match encoding {
         OutputEncoding::NoOp => match response.and_then(|r| r.passthrough) {
             Some(p) => {
-                // The backend's headers, with ours added under the names it did not send:
-                // its values replace ours name by name.
-                let ours = std::mem::replace(headers, p.headers);
-                if headers.keys().any(|name| is_hop_by_hop(name.as_str())) {
-                    let hop_by_hop: Vec<HeaderName> = headers
-                        .keys()
-                        .filter(|name| is_hop_by_hop(name.as_str()))
-                        .cloned()
-                        .collect();
-                    for name in hop_by_hop {
-                        headers.remove(name);
-                    }
-                }
-                let mut current: Option<(HeaderName, bool)> = None;
-                // A name's values come together, the first with its name.
-                for (name, value) in ours {
-                    if let Some(name) = name {
-                        let absent = !headers.contains_key(&name);
-                        current = Some((name, absent));
-                    }
-                    if let Some((name, true)) = &current {
-                        headers.append(name.clone(), value);
-                    }
-                }
-                (p.status, p.body)
+                let ours = std::mem::take(headers);
+                let (status, merged, body) = pass_through(p, ours);
+                *headers = merged;
+                (status, body)
             }
             None => (StatusCode::INTERNAL_SERVER_ERROR, body::empty()),
         },
@@ -82,6 +61,38 @@ pub fn render(
             Negotiated::Json => json_body(response.as_ref().map(|r| &r.data), headers),
         },
     }
+}
+
+/// A backend response passed through: its status, body and headers (hop-by-hop ones
+/// dropped), with `ours` added under the names the backend did not send, so that its values
+/// replace ours name by name. `ours` comes as a `HeaderMap` iterates by value: a name's
+/// values together, the first with its name.
+pub fn pass_through(
+    p: Passthrough,
+    ours: impl IntoIterator<Item = (Option<HeaderName>, HeaderValue)>,
+) -> (StatusCode, HeaderMap, Body) {
+    let mut headers = p.headers;
+    if headers.keys().any(|name| is_hop_by_hop(name.as_str())) {
+        let hop_by_hop: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_hop_by_hop(name.as_str()))
+            .cloned()
+            .collect();
+        for name in hop_by_hop {
+            headers.remove(name);
+        }
+    }
+    let mut current: Option<(HeaderName, bool)> = None;
+    for (name, value) in ours {
+        if let Some(name) = name {
+            let absent = !headers.contains_key(&name);
+            current = Some((name, absent));
+        }
+        if let Some((name, true)) = &current {
+            headers.append(name.clone(), value);
+        }
+    }
+    (p.status, headers, p.body)
 }
 
 fn set_type(headers: &mut HeaderMap, value: &'static str) {

@@ -354,7 +354,8 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<ParsedHead>, H1Error> {
         *slot = (span(h.name.as_bytes()), span(h.value));
     }
     let head = buf.split_to(consumed).freeze();
-    let mut headers = HeaderMap::with_capacity(spans.len());
+    // Room for the few headers the gateway adds to a response it passes through.
+    let mut headers = HeaderMap::with_capacity(spans.len() + 4);
     let mut noted = Noted::default();
     for &((name_start, name_end), (value_start, value_end)) in spans.iter() {
         let name = HeaderName::from_bytes(&head[name_start..name_end]).map_err(|e| {
