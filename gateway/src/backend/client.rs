@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 
@@ -274,7 +274,14 @@ impl HttpClient {
             // What this attempt changes of the request's own headers: the headers themselves
             // are kept as they are for redirects and replays, and encoded straight from there.
             let mut skip = Vec::new();
-            let mut extra = Vec::new();
+            // At most three additions, kept on the stack (unused slots are never written).
+            let mut extra: [(HeaderName, HeaderValue); 3] =
+                std::array::from_fn(|_| (header::ACCEPT_ENCODING, HeaderValue::from_static("")));
+            let mut added = 0;
+            let mut add = |name: HeaderName, value: HeaderValue| {
+                extra[added] = (name, value);
+                added += 1;
+            };
             if strip_credentials {
                 skip.extend([
                     header::AUTHORIZATION,
@@ -284,21 +291,21 @@ impl HttpClient {
             }
             if let Some(v) = &referer {
                 skip.push(header::REFERER);
-                extra.push((header::REFERER, v.clone()));
+                add(header::REFERER, v.clone());
             }
             if decompress {
-                extra.push((header::ACCEPT_ENCODING, HeaderValue::from_static("gzip")));
+                add(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
             }
             if self.close_connections {
                 skip.push(header::CONNECTION);
-                extra.push((header::CONNECTION, HeaderValue::from_static("close")));
+                add(header::CONNECTION, HeaderValue::from_static("close"));
             }
             let head = RequestHead {
                 method: &out.method,
                 uri: &uri,
                 headers: &out.headers,
                 skip: &skip,
-                extra: &extra,
+                extra: &extra[..added],
             };
             let build = || {
                 let body = match out.mode {
