@@ -8,6 +8,7 @@
 //! parsed with `httparse`, as hyper does; header values are slices of the read buffer.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -35,6 +36,8 @@ const READ_CHUNK: usize = 4096;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// Header lines parsed without allocating.
 const INLINE_HEADERS: usize = 64;
+/// Header lines whose positions are noted without allocating.
+const INLINE_SPANS: usize = 16;
 
 /// A request body, held in memory as the gateway's backend requests are.
 #[derive(Debug, Clone, Default)]
@@ -314,14 +317,16 @@ fn write_host(out: &mut Vec<u8>, uri: &Uri) {
 
 /// Parses a buffered response head and splits it off `buf`; `None` while it is incomplete.
 fn parse_head(buf: &mut BytesMut) -> Result<Option<ParsedHead>, H1Error> {
-    let mut inline = [httparse::EMPTY_HEADER; INLINE_HEADERS];
+    // Left uninitialised: httparse writes the headers it finds (no 2 KiB memset per head).
+    let mut inline = [const { MaybeUninit::uninit() }; INLINE_HEADERS];
     let mut many;
-    let mut parsed = httparse::Response::new(&mut inline);
-    let mut result = parsed.parse(buf);
+    let config = httparse::ParserConfig::default();
+    let mut parsed = httparse::Response::new(&mut []);
+    let mut result = config.parse_response_with_uninit_headers(&mut parsed, buf, &mut inline);
     if matches!(result, Err(httparse::Error::TooManyHeaders)) {
-        many = vec![httparse::EMPTY_HEADER; 8192];
-        parsed = httparse::Response::new(&mut many);
-        result = parsed.parse(buf);
+        many = vec![MaybeUninit::uninit(); 8192];
+        parsed = httparse::Response::new(&mut []);
+        result = config.parse_response_with_uninit_headers(&mut parsed, buf, &mut many);
     }
     let consumed = match result {
         Ok(httparse::Status::Complete(n)) => n,
@@ -342,9 +347,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<ParsedHead>, H1Error> {
         let start = part.as_ptr() as usize - base;
         (start, start + part.len())
     };
-    let mut inline_spans = [((0, 0), (0, 0)); INLINE_HEADERS];
+    let mut inline_spans = [((0, 0), (0, 0)); INLINE_SPANS];
     let mut many_spans = Vec::new();
-    let spans = if parsed.headers.len() <= INLINE_HEADERS {
+    let spans = if parsed.headers.len() <= INLINE_SPANS {
         &mut inline_spans[..parsed.headers.len()]
     } else {
         many_spans.resize(parsed.headers.len(), ((0, 0), (0, 0)));
