@@ -85,10 +85,14 @@ async fn serve_requests<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<RequestBody>) -> Handling,
 {
+    let mut stop = Stop {
+        wait: std::pin::pin!(shutdown.changed()),
+        stopping: false,
+    };
     let mut buf = BytesMut::new();
     let mut first = true;
     loop {
-        let (head, started) = match read_head(io, &mut buf, first, settings, &mut shutdown).await {
+        let (head, started) = match read_head(io, &mut buf, first, settings, &mut stop).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(rejection) => {
@@ -187,8 +191,9 @@ async fn serve_requests<IO, H>(
             Some(Some(response)) => response,
         };
         drop(handling);
+        let stopping = std::future::poll_fn(|cx| Poll::Ready(stop.poll(cx))).await;
         let exchange = Exchange {
-            close: exchange.close || fed != Some(Fed::Done) || *shutdown.borrow(),
+            close: exchange.close || fed != Some(Fed::Done) || stopping,
             ..exchange
         };
         match write_response(io, response, exchange).await {
@@ -206,7 +211,7 @@ async fn read_head<IO: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     first: bool,
     settings: ConnSettings,
-    shutdown: &mut watch::Receiver<bool>,
+    stop: &mut Stop<'_, impl Future<Output = StopResult>>,
 ) -> Result<Option<(RequestHead, Option<Instant>)>, Rejection> {
     // Go's phases: a new connection, or one whose next request has begun, has the head
     // deadline; a keep-alive connection waiting for the next request's first byte, the idle one.
@@ -217,11 +222,6 @@ async fn read_head<IO: AsyncRead + Unpin>(
         .map(sleep);
     let now = || settings.read_timeout.map(|_| Instant::now());
     let mut started = if idle { None } else { now() };
-    if *shutdown.borrow() && buf.is_empty() {
-        return Ok(None);
-    }
-    let mut shutdown_signal = std::pin::pin!(shutdown.changed());
-    let mut stopping = false;
     loop {
         if !buf.is_empty() {
             let buffered = buf.len();
@@ -241,11 +241,7 @@ async fn read_head<IO: AsyncRead + Unpin>(
             }
         }
         let wait = std::future::poll_fn(|cx| {
-            // Any change is the shutdown (the value only turns true), as is the sender's end.
-            if !stopping && shutdown_signal.as_mut().poll(cx).is_ready() {
-                stopping = true;
-            }
-            if stopping && buf.is_empty() {
+            if stop.poll(cx) && buf.is_empty() {
                 return Poll::Ready(Wait::Stop);
             }
             if let Some(d) = deadline.as_mut() {
@@ -273,6 +269,27 @@ async fn read_head<IO: AsyncRead + Unpin>(
         if wait == Wait::Stop {
             return Ok(None);
         }
+    }
+}
+
+/// What the shutdown wait resolves to (the watch channel's `changed`).
+type StopResult = Result<(), watch::error::RecvError>;
+
+/// The server's shutdown as a connection sees it: one wait on the watch channel for the
+/// connection's whole life, registered once rather than once per request.
+struct Stop<'a, F> {
+    wait: Pin<&'a mut F>,
+    stopping: bool,
+}
+
+impl<F: Future<Output = StopResult>> Stop<'_, F> {
+    /// Whether the shutdown has begun; until it has, `cx` is woken when it does. Any change
+    /// is the shutdown (the value only turns true), as is the sender's end.
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.stopping && self.wait.as_mut().poll(cx).is_ready() {
+            self.stopping = true;
+        }
+        self.stopping
     }
 }
 
