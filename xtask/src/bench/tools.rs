@@ -185,9 +185,33 @@ pub fn build(package: &str, binary: &str, profile: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes `path` back to disk and drops it from the page cache, so that it is read from disk
+/// when it starts, as the installed peers' binaries are. A binary written a moment ago sits in
+/// the page cache in large folios, which a process maps whole: its RSS then reads several MB
+/// higher (12.7 against 6.9 MB idle for the gateway), which is not the program's memory.
+pub fn evict_from_page_cache(path: &Path) -> Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing {} back", path.display()))?;
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)
+        .with_context(|| format!("dropping {} from the page cache", path.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_file_is_evicted_and_a_missing_one_named() {
+        let path = std::env::temp_dir().join(format!("cephalo-evict-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
+        evict_from_page_cache(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 1 << 20);
+        std::fs::remove_file(&path).unwrap();
+        let error = evict_from_page_cache(&path).unwrap_err();
+        assert!(format!("{error:#}").contains("cephalo-evict-"), "{error:#}");
+    }
 
     #[test]
     fn version_banners_are_trimmed() {
