@@ -13,6 +13,7 @@ use crate::body::{self, Body};
 use crate::config::pattern::normalize_param;
 use crate::config::{EndpointConfig, OutputEncoding};
 use crate::error::ProxyError;
+use crate::http1::is_hop_by_hop;
 use crate::proxy::{Outcome, Request, SharedProxy};
 use crate::render;
 
@@ -367,19 +368,6 @@ impl Endpoint {
         *response.headers_mut() = headers;
         response
     }
-}
-
-fn is_hop_by_hop(n: &HeaderName) -> bool {
-    matches!(
-        n.as_str(),
-        "connection"
-            | "keep-alive"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "proxy-connection"
-    )
 }
 
 #[cfg(test)]

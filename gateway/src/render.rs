@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::body::{self, Body};
 use crate::codec::{json, xml};
 use crate::config::OutputEncoding;
+use crate::http1::is_hop_by_hop;
 use crate::proxy::{Passthrough, Response};
 
 /// `application/json; charset=utf-8`.
@@ -72,10 +73,10 @@ pub fn pass_through(
     ours: impl IntoIterator<Item = (Option<HeaderName>, HeaderValue)>,
 ) -> (StatusCode, HeaderMap, Body) {
     let mut headers = p.headers;
-    if headers.keys().any(|name| is_hop_by_hop(name.as_str())) {
+    if headers.keys().any(is_hop_by_hop) {
         let hop_by_hop: Vec<HeaderName> = headers
             .keys()
-            .filter(|name| is_hop_by_hop(name.as_str()))
+            .filter(|name| is_hop_by_hop(name))
             .cloned()
             .collect();
         for name in hop_by_hop {
@@ -119,19 +120,6 @@ fn yaml_body(data: Option<&Map<String, Value>>, headers: &mut HeaderMap) -> (Sta
     let empty = Map::new();
     let text = serde_yaml::to_string(data.unwrap_or(&empty)).unwrap_or_default();
     (StatusCode::OK, body::full(Bytes::from(text)))
-}
-
-fn is_hop_by_hop(name: &str) -> bool {
-    matches!(
-        name,
-        "connection"
-            | "keep-alive"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "proxy-connection"
-    )
 }
 
 /// The formats `negotiate` picks from.

@@ -4,7 +4,7 @@
 
 pub mod framing;
 
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderName};
 use http::Version;
 
 pub use framing::{BodyDecoder, Decoded, Framing};
@@ -25,6 +25,21 @@ pub fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
         v.to_str()
             .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     })
+}
+
+/// Whether a header belongs to one connection only (RFC 9110 section 7.6.1, plus the
+/// `Keep-Alive` and `Proxy-Connection` of older clients): a proxy does not forward it.
+pub fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "proxy-connection"
+    )
 }
 
 /// Appends a header name in Go's canonical case: `x-forwarded-for` -> `X-Forwarded-For`.
