@@ -228,13 +228,13 @@ fn bench_pipeline(c: &mut Criterion) {
         if let Some(lua) = &cfg.traffic.lua_proxy {
             proxy = gateway::lua::wrap_proxy(lua, cfg.timeout, proxy);
         }
-        let endpoint = Endpoint::new(
+        let endpoint = Arc::new(Endpoint::new(
             cfg,
             proxy,
             false,
             HeaderValue::from_static("Version 2.13.8"),
             HeaderValue::from_static("KrakenD Version 2.13.8"),
-        );
+        ));
         let serve = || runtime.block_on(endpoint.handle(client_request("/x/42")));
         let response = serve();
         assert_eq!(response.status(), 200, "{name} answers 200");

@@ -1,11 +1,14 @@
 //! The gateway as one service: router plus built-in routes plus endpoint handlers, built once
 //! from the typed settings. The request path reads only these prepared structures.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::server::RequestBody;
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::Method;
 use http_body_util::BodyExt;
@@ -187,12 +190,15 @@ impl Gateway {
         self.router.routes()
     }
 
-    /// Serves one request.
-    pub async fn handle(
-        &self,
+    /// Serves one request. Routing, the guards that need no waiting and, for a body that
+    /// came whole with its head, the endpoint's own first steps run now; the future returned
+    /// holds only what is left to wait for. Every request's future is allocated and moved as
+    /// a whole, so keeping it small keeps each request cheap.
+    pub fn handle(
+        self: &Arc<Self>,
         req: http::Request<RequestBody>,
         remote: SocketAddr,
-    ) -> http::Response<Body> {
+    ) -> impl Future<Output = http::Response<Body>> + Send + 'static {
         let started = Instant::now();
         // gin's logger: the path with its raw query, skipped by exact path.
         let access = (self.access_log && !self.skip_paths.iter().any(|p| p == req.uri().path()))
@@ -205,115 +211,181 @@ impl Gateway {
                     self.client_ip.client_ip(req.headers(), remote.ip()),
                 )
             });
-        let method = req.method().clone();
-        let response = match self.guards.admit(&method, req.uri(), req.headers()) {
-            Admission::Answer(r) => r,
-            Admission::Route(extra) => {
-                let mut r = self.dispatch(req, remote).await;
-                ServiceGuards::finish(extra, &mut r);
-                r
-            }
+        let (routed, extra) = match self.guards.admit(req.method(), req.uri(), req.headers()) {
+            Admission::Answer(r) => (Routed::Ready(r), None),
+            Admission::Route(extra) => (self.route(req, remote), Some(extra)),
         };
-        if let Some((method, path, ip)) = access {
-            // gin's default formatter without colours (the message follows "[GIN] <time> ").
-            tracing::info!(
-                target: "krakend::access",
-                "| {:3} | {:>13} | {:>15} | {:<7}  {}",
-                response.status().as_u16(),
-                crate::config::duration::format_go_duration(started.elapsed()),
-                ip,
-                method.as_str(),
-                crate::fc::go_quote(&path)
-            );
+        async move {
+            let mut response = match routed {
+                Routed::Ready(r) => r,
+                Routed::Waiting(f) => f.await,
+            };
+            if let Some(extra) = extra {
+                ServiceGuards::finish(extra, &mut response);
+            }
+            if let Some((method, path, ip)) = access {
+                // gin's default formatter without colours (the message follows "[GIN] <time> ").
+                tracing::info!(
+                    target: "krakend::access",
+                    "| {:3} | {:>13} | {:>15} | {:<7}  {}",
+                    response.status().as_u16(),
+                    crate::config::duration::format_go_duration(started.elapsed()),
+                    ip,
+                    method.as_str(),
+                    crate::fc::go_quote(&path)
+                );
+            }
+            response
         }
-        response
     }
 
-    async fn dispatch(
-        &self,
-        req: http::Request<RequestBody>,
-        remote: SocketAddr,
-    ) -> http::Response<Body> {
-        let method = req.method().clone();
+    /// Routes a request. An endpoint without guards whose body arrived whole is started
+    /// right away; guards and a body still arriving wait in [`Gateway::admit_and_read`].
+    fn route(self: &Arc<Self>, req: http::Request<RequestBody>, remote: SocketAddr) -> Routed {
         let mut path = router::path::decode(req.uri().path());
         if self.remove_extra_slash {
             path = router::path::clean(&path);
         }
-        match self.router.lookup(&method, &path) {
-            Lookup::Found(found) => {
-                if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
-                    return builtin::bad_params();
-                }
-                // Endpoint guards answer before the body is read.
-                let mut req = req;
-                let mut params = found.params;
-                if let Handler::Endpoint(_, Some(g)) = found.value {
-                    // Boxed: the validator's future (a JWK fetch inside) would otherwise
-                    // grow every request's future, guarded or not.
-                    match Box::pin(g.admit(req.headers_mut())).await {
-                        Ok(extra) => params.extend(extra),
-                        Err(r) => return *r,
-                    }
-                }
-                let (parts, incoming) = req.into_parts();
-                let has_body = has_body(&parts.headers);
-                let body = match incoming.collect().await {
-                    Ok(b) => b.to_bytes(),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "reading the client body failed");
-                        let mut r = http::Response::new(body::empty());
-                        *r.status_mut() = http::StatusCode::BAD_REQUEST;
-                        return r;
-                    }
-                };
-                let host = host_of(&parts);
-                let query = parts.uri.query().map(str::to_string);
-                match found.value {
-                    Handler::Endpoint(e, _) => {
-                        let request = ClientRequest {
-                            method,
-                            path,
-                            query,
-                            client_ip: self.client_ip.client_ip(&parts.headers, remote.ip()),
-                            host,
-                            headers: parts.headers,
-                            body,
-                            has_body,
-                            params,
-                        };
-                        e.handle(request).await
-                    }
-                    Handler::Health => builtin::health(),
-                    Handler::Debug => {
-                        builtin::debug(&method, &uri_string(&parts.uri), &parts.headers, &body)
-                    }
-                    Handler::Echo => builtin::echo(
-                        &method,
-                        &uri_string(&parts.uri),
-                        &path,
-                        query.as_deref(),
-                        &host,
-                        &parts.headers,
-                        &body,
-                    ),
-                }
-            }
+        let found = match self.router.lookup(req.method(), &path) {
+            Lookup::Found(found) => found,
             Lookup::Redirect(to) => {
                 let location = match req.uri().query() {
                     Some(q) => format!("{to}?{q}"),
                     None => to,
                 };
-                builtin::redirect(&method, &location)
+                return Routed::Ready(builtin::redirect(req.method(), &location));
             }
-            Lookup::MethodNotAllowed(allowed) => builtin::with_error_body(
-                builtin::method_not_allowed(&allowed),
-                self.error_body.method_not_allowed.as_ref(),
-            ),
+            Lookup::MethodNotAllowed(allowed) => {
+                return Routed::Ready(builtin::with_error_body(
+                    builtin::method_not_allowed(&allowed),
+                    self.error_body.method_not_allowed.as_ref(),
+                ))
+            }
             Lookup::NotFound => {
-                builtin::with_error_body(builtin::not_found(), self.error_body.not_found.as_ref())
+                return Routed::Ready(builtin::with_error_body(
+                    builtin::not_found(),
+                    self.error_body.not_found.as_ref(),
+                ))
+            }
+        };
+        if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
+            return Routed::Ready(builtin::bad_params());
+        }
+        let (parts, mut incoming) = req.into_parts();
+        let guards = match found.value {
+            Handler::Endpoint(_, g) => g.clone(),
+            _ => None,
+        };
+        // Guards run before the body is read, so a guarded endpoint always waits.
+        let whole = if guards.is_none() {
+            incoming.take_whole()
+        } else {
+            None
+        };
+        match whole {
+            Some(body) => self.serve(found.value, found.params, path, parts, body, remote),
+            None => {
+                let this = Arc::clone(self);
+                let handler = match found.value {
+                    Handler::Endpoint(e, _) => Handler::Endpoint(e.clone(), guards),
+                    Handler::Health => Handler::Health,
+                    Handler::Debug => Handler::Debug,
+                    Handler::Echo => Handler::Echo,
+                };
+                let request = http::Request::from_parts(parts, incoming);
+                Routed::Waiting(Box::pin(async move {
+                    this.admit_and_read(handler, found.params, path, request, remote)
+                        .await
+                }))
             }
         }
     }
+
+    /// The endpoint's guards (they may fetch keys) and a body that is still arriving, then
+    /// [`Gateway::serve`].
+    async fn admit_and_read(
+        self: Arc<Self>,
+        handler: Handler,
+        mut params: Vec<(String, String)>,
+        path: String,
+        mut req: http::Request<RequestBody>,
+        remote: SocketAddr,
+    ) -> http::Response<Body> {
+        // Endpoint guards answer before the body is read.
+        if let Handler::Endpoint(_, Some(g)) = &handler {
+            // Boxed: the validator's future (a JWK fetch inside) would otherwise grow this one.
+            match Box::pin(g.admit(req.headers_mut())).await {
+                Ok(extra) => params.extend(extra),
+                Err(r) => return *r,
+            }
+        }
+        let (parts, incoming) = req.into_parts();
+        let body = match incoming.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                tracing::debug!(error = %e, "reading the client body failed");
+                let mut r = http::Response::new(body::empty());
+                *r.status_mut() = http::StatusCode::BAD_REQUEST;
+                return r;
+            }
+        };
+        match self.serve(&handler, params, path, parts, body, remote) {
+            Routed::Ready(r) => r,
+            Routed::Waiting(f) => f.await,
+        }
+    }
+
+    /// A routed request with its whole body: the built-in answers, or the endpoint started.
+    fn serve(
+        &self,
+        handler: &Handler,
+        params: Vec<(String, String)>,
+        path: String,
+        parts: http::request::Parts,
+        body: Bytes,
+        remote: SocketAddr,
+    ) -> Routed {
+        let host = host_of(&parts);
+        let query = parts.uri.query().map(str::to_string);
+        Routed::Ready(match handler {
+            Handler::Endpoint(e, _) => {
+                let request = ClientRequest {
+                    has_body: has_body(&parts.headers),
+                    method: parts.method,
+                    path,
+                    query,
+                    client_ip: self.client_ip.client_ip(&parts.headers, remote.ip()),
+                    host,
+                    headers: parts.headers,
+                    body,
+                    params,
+                };
+                return Routed::Waiting(e.start(request));
+            }
+            Handler::Health => builtin::health(),
+            Handler::Debug => builtin::debug(
+                &parts.method,
+                &uri_string(&parts.uri),
+                &parts.headers,
+                &body,
+            ),
+            Handler::Echo => builtin::echo(
+                &parts.method,
+                &uri_string(&parts.uri),
+                &path,
+                query.as_deref(),
+                &host,
+                &parts.headers,
+                &body,
+            ),
+        })
+    }
+}
+
+/// A routed request: answered already, or an answer to wait for.
+enum Routed {
+    Ready(http::Response<Body>),
+    Waiting(Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>),
 }
 
 /// gin's `paramChecker`: a parameter that still decodes (double encoding) or carries `?`/`#`

@@ -3,6 +3,9 @@
 //! one place where typed errors become HTTP statuses, headers and bodies.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +17,7 @@ use crate::config::pattern::normalize_param;
 use crate::config::{EndpointConfig, OutputEncoding};
 use crate::error::ProxyError;
 use crate::http1::is_hop_by_hop;
-use crate::proxy::{Outcome, Request, SharedProxy};
+use crate::proxy::{Outcome, ProxyFuture, Request, SharedProxy};
 use crate::render;
 
 /// `X-Krakend-Completed`.
@@ -56,6 +59,18 @@ pub struct ClientRequest {
     pub client_ip: String,
     /// The `Host` the client asked for.
     pub host: String,
+}
+
+/// A request being served by an endpoint.
+pub type EndpointFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;
+
+/// Where [`Endpoint::begin`] left a request.
+enum Begun {
+    Answered(http::Response<Body>),
+    Called {
+        call: ProxyFuture,
+        accept: Option<String>,
+    },
 }
 
 /// One endpoint, ready to serve.
@@ -214,8 +229,15 @@ impl Endpoint {
         self
     }
 
-    /// Serves one request.
-    pub async fn handle(&self, c: ClientRequest) -> http::Response<Body> {
+    /// Serves one request: [`Endpoint::start`], awaited.
+    pub async fn handle(self: &Arc<Self>, c: ClientRequest) -> http::Response<Body> {
+        self.start(c).await
+    }
+
+    /// Starts serving one request. What needs no waiting runs now: the rate limit,
+    /// `lua-endpoint`, the proxy request and the proxy's call. The future returned holds only
+    /// that call under the endpoint's timeout and what writing the response needs.
+    pub fn start(self: &Arc<Self>, c: ClientRequest) -> EndpointFuture {
         let started = self.metrics.as_ref().map(|metrics| {
             metrics
                 .handlers
@@ -223,7 +245,31 @@ impl Endpoint {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             std::time::Instant::now()
         });
-        let response = self.serve(c).await;
+        let this = Arc::clone(self);
+        match self.begin(c) {
+            Begun::Answered(response) => {
+                this.record(started, &response);
+                Box::pin(std::future::ready(response))
+            }
+            Begun::Called { call, accept } => Box::pin(async move {
+                let outcome = match tokio::time::timeout(this.timeout, call).await {
+                    Ok(o) => o,
+                    Err(_) => Outcome::err(ProxyError::Timeout),
+                };
+                let response = match &this.signer {
+                    // Boxed: signing (a JWK fetch inside) is rare; unboxed it would grow
+                    // every request.
+                    Some(s) => Box::pin(s.respond(outcome)).await,
+                    None => this.respond(outcome, accept.as_deref()),
+                };
+                this.record(started, &response);
+                response
+            }),
+        }
+    }
+
+    /// The router-layer metrics of a finished request.
+    fn record(&self, started: Option<std::time::Instant>, response: &http::Response<Body>) {
         if let (Some(metrics), Some(started)) = (&self.metrics, started) {
             metrics
                 .handlers
@@ -236,14 +282,15 @@ impl Endpoint {
                 .series
                 .record(response.status().as_u16(), started.elapsed(), bytes);
         }
-        response
     }
 
-    async fn serve(&self, mut c: ClientRequest) -> http::Response<Body> {
+    /// The steps before the proxy: an answer already (rate limited, a script's error), or
+    /// the proxy called.
+    fn begin(&self, mut c: ClientRequest) -> Begun {
         if let Some(status) = self.rate_limit.as_ref().and_then(|l| l.check(&c)) {
             let mut response = http::Response::new(body::empty());
             *response.status_mut() = status;
-            return response;
+            return Begun::Answered(response);
         }
         // `modifier/lua-endpoint` changes the client request before anything reads it; its
         // errors abort with their status and no body, as gin's AbortWithError does.
@@ -259,7 +306,7 @@ impl Endpoint {
                 {
                     response.headers_mut().insert(header::CONTENT_TYPE, ct);
                 }
-                return response;
+                return Begun::Answered(response);
             }
         }
         // Only `negotiate` reads the client's `Accept`.
@@ -272,15 +319,10 @@ impl Endpoint {
             None
         };
         let request = self.proxy_request(c);
-        let outcome = match tokio::time::timeout(self.timeout, self.proxy.call(request)).await {
-            Ok(o) => o,
-            Err(_) => Outcome::err(ProxyError::Timeout),
-        };
-        if let Some(s) = &self.signer {
-            // Boxed: signing (a JWK fetch inside) is rare; unboxed it would grow every request.
-            return Box::pin(s.respond(outcome)).await;
+        Begun::Called {
+            call: self.proxy.call(request),
+            accept,
         }
-        self.respond(outcome, accept.as_deref())
     }
 
     /// KrakenD's response for an outcome.
@@ -414,14 +456,14 @@ mod tests {
         }
     }
 
-    fn endpoint(cfg: &EndpointConfig, p: SharedProxy, msg: bool) -> Endpoint {
-        Endpoint::new(
+    fn endpoint(cfg: &EndpointConfig, p: SharedProxy, msg: bool) -> Arc<Endpoint> {
+        Arc::new(Endpoint::new(
             cfg,
             p,
             msg,
             HeaderValue::from_static("Version 2.13.8"),
             HeaderValue::from_static("KrakenD Version 2.13.8"),
-        )
+        ))
     }
 
     async fn body_text(r: http::Response<Body>) -> String {

@@ -29,6 +29,16 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
+    /// The whole body when it is already here (none, or read with the head), taken out;
+    /// `None` while it is still to be read.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        match self {
+            Self::Empty => Some(Bytes::new()),
+            Self::Full(bytes) => Some(bytes.take().unwrap_or_default()),
+            Self::Streamed(_) | Self::Hyper(_) => None,
+        }
+    }
+
     /// A body read from the connection by the returned feeder.
     pub fn streamed(decoder: BodyDecoder, expect_continue: bool) -> (Self, Feeder) {
         let slot = Arc::new(Mutex::new(Slot::default()));
@@ -234,6 +244,17 @@ mod tests {
     use crate::http1::Framing;
     use http_body_util::BodyExt;
     use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn only_a_body_already_here_is_taken_whole() {
+        assert_eq!(RequestBody::Empty.take_whole(), Some(Bytes::new()));
+        let mut full = RequestBody::Full(Some(Bytes::from_static(b"abc")));
+        assert_eq!(full.take_whole(), Some(Bytes::from_static(b"abc")));
+        assert!(full.is_end_stream());
+        let (mut streamed, _feeder) =
+            RequestBody::streamed(BodyDecoder::new(Framing::Length(3)), false);
+        assert_eq!(streamed.take_whole(), None);
+    }
 
     /// Feeds `body` to completion while collecting it, as a connection does.
     async fn feed_and_collect(

@@ -185,22 +185,20 @@ fn tls_handshake_timeout(settings: &ServerSettings) -> Option<Duration> {
 }
 
 /// What a connection calls for each request: the gateway current at its arrival (`run
-/// --watch` may swap in a new one; loading it is a lock-free reference count increment),
-/// bounded by `write_timeout`. The request's future lives on the heap while it runs.
+/// --watch` may swap in a new one; loading it is lock-free), bounded by `write_timeout`.
+/// The request's future lives on the heap while it runs.
 fn handler(
     gateway: Arc<ArcSwap<Gateway>>,
     remote: SocketAddr,
     write_timeout: Option<Duration>,
 ) -> impl Fn(http::Request<RequestBody>) -> Handling + Send + Sync + Clone + 'static {
     move |req| {
-        let gw = gateway.load_full();
+        let handling = gateway.load().handle(req, remote);
         match write_timeout {
-            None => Box::pin(async move { Some(gw.handle(req, remote).await) }),
-            Some(limit) => Box::pin(async move {
-                tokio::time::timeout(limit, gw.handle(req, remote))
-                    .await
-                    .ok()
-            }),
+            None => Box::pin(async move { Some(handling.await) }),
+            Some(limit) => {
+                Box::pin(async move { tokio::time::timeout(limit, handling).await.ok() })
+            }
         }
     }
 }

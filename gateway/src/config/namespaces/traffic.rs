@@ -167,13 +167,13 @@ mod limit_tests {
         )
         .unwrap();
         assert!(c.ignored_namespaces.is_empty());
-        let e = Endpoint::new(
+        let e = std::sync::Arc::new(Endpoint::new(
             &c.endpoints[0],
             answering(serde_json::json!({"ok": 1})),
             true,
             HeaderValue::from_static("v"),
             HeaderValue::from_static("ua"),
-        );
+        ));
         let req = || ClientRequest {
             method: Method::GET,
             path: "/a".into(),
