@@ -197,15 +197,41 @@ impl H1Connection {
                 }
             }
             let answered = !self.read_buf.is_empty();
-            self.read_buf.reserve(READ_CHUNK);
-            let n = std::future::poll_fn(|cx| {
-                tokio_util::io::poll_read_buf(Pin::new(&mut *self.io), cx, &mut self.read_buf)
-            })
-            .await?;
+            let n = if answered {
+                self.read_buf.reserve(READ_CHUNK);
+                std::future::poll_fn(|cx| {
+                    tokio_util::io::poll_read_buf(Pin::new(&mut *self.io), cx, &mut self.read_buf)
+                })
+                .await?
+            } else {
+                self.read_first().await?
+            };
             if n == 0 {
                 return Err(H1Error::Incomplete { answered });
             }
         }
+    }
+}
+
+impl H1Connection {
+    /// A response's first read goes to the stack, and only what arrived is copied to the
+    /// heap: a usual small response then takes a buffer of its own size, where reading in
+    /// place would take a [`READ_CHUNK`] one per exchange.
+    async fn read_first(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| {
+            // Made per poll, so it is not kept in the future across the wait.
+            let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read = tokio::io::ReadBuf::uninit(&mut stack);
+            match Pin::new(&mut *self.io).poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) => {
+                    self.read_buf.extend_from_slice(read.filled());
+                    Poll::Ready(Ok(read.filled().len()))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
     }
 }
 
@@ -298,17 +324,37 @@ fn encode_head(head: &RequestHead<'_>, body: &OutgoingBody) -> (Vec<u8>, bool) {
     (out, close)
 }
 
-/// `Host: ` the URI's host, and its port unless it is the scheme's default.
+/// `Host: ` the URI's host, and its port unless it is the scheme's default. Read straight
+/// off the authority's text, which the URI has already checked (`Uri::host` and
+/// `Uri::port_u16` would each parse it again).
 fn write_host(out: &mut Vec<u8>, uri: &Uri) {
-    let Some(host) = uri.host() else { return };
+    let Some(authority) = uri.authority() else {
+        return;
+    };
+    // Byte searches: the authority is ASCII, and a few bytes long.
+    let text = authority.as_str().as_bytes();
+    let host_port = match text.iter().rposition(|&b| b == b'@') {
+        Some(at) => &text[at + 1..],
+        None => text,
+    };
+    // A colon after an IPv6 literal's `]`, or in a name, starts the port.
+    let (host, port) = match host_port.iter().rposition(|&b| b == b':' || b == b']') {
+        Some(colon) if host_port[colon] == b':' => (
+            &host_port[..colon],
+            std::str::from_utf8(&host_port[colon + 1..])
+                .ok()
+                .and_then(|p| p.parse::<u16>().ok()),
+        ),
+        _ => (host_port, None),
+    };
     out.extend_from_slice(b"Host: ");
-    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(host);
     let default_port = if uri.scheme() == Some(&Scheme::HTTPS) {
         443
     } else {
         80
     };
-    if let Some(port) = uri.port_u16().filter(|&p| p != default_port) {
+    if let Some(port) = port.filter(|&p| p != default_port) {
         out.push(b':');
         out.extend_from_slice(itoa::Buffer::new().format(port).as_bytes());
     }
@@ -575,6 +621,42 @@ mod tests {
     #[test]
     fn a_connection_is_cheap_to_move() {
         assert!(std::mem::size_of::<H1Connection>() <= 64);
+    }
+
+    #[test]
+    fn host_is_the_authority_without_credentials_or_a_default_port() {
+        let cases = [
+            ("http://127.0.0.1:18112/", "127.0.0.1:18112"),
+            ("http://example.com:80/a", "example.com"),
+            ("https://example.com:443/a", "example.com"),
+            ("https://example.com:80/a", "example.com:80"),
+            ("http://example.com:0443/a", "example.com:443"),
+            ("http://user:pw@example.com:8080/a", "example.com:8080"),
+            ("http://[::1]:8080/a", "[::1]:8080"),
+            ("http://[::1]/a", "[::1]"),
+            ("http://[::1]:80/a", "[::1]"),
+            ("http://example.com/a", "example.com"),
+        ];
+        for (url, expected) in cases {
+            let uri: Uri = url.parse().unwrap();
+            let mut out = Vec::new();
+            write_host(&mut out, &uri);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("Host: {expected}\r\n")
+            );
+            // The same as the http crate's own reading of host and port.
+            let default = if uri.scheme() == Some(&Scheme::HTTPS) {
+                443
+            } else {
+                80
+            };
+            let theirs = match uri.port_u16().filter(|&p| p != default) {
+                Some(p) => format!("{}:{p}", uri.host().unwrap()),
+                None => uri.host().unwrap().to_string(),
+            };
+            assert_eq!(theirs, expected, "{url}");
+        }
     }
 
     fn head(text: &str) -> ParsedHead {

@@ -129,8 +129,9 @@ impl BackendProxy {
 impl Proxy for BackendProxy {
     fn call(&self, request: Request) -> ProxyFuture {
         let inner = self.inner.clone();
+        // Built before the future is made, which then holds the smaller backend request.
+        let out = inner.build(request);
         Box::pin(async move {
-            let out = inner.build(request);
             let result = if inner.concurrent_calls > 1 {
                 let calls =
                     (0..inner.concurrent_calls).map(|_| Box::pin(inner.execute(out.clone())));
