@@ -45,6 +45,9 @@ pub struct Outgoing {
     pub method: Method,
     /// Absolute URL.
     pub url: String,
+    /// `url` already parsed, when it was built from parts that were (see
+    /// `backend::Inner::target`); `None` otherwise, and whenever `url` changes.
+    pub uri: Option<Uri>,
     /// Headers (no hop-by-hop, no `Host`, no `Content-Length`).
     pub headers: HeaderMap,
     /// Body bytes.
@@ -255,10 +258,13 @@ impl HttpClient {
         let mut referer: Option<HeaderValue> = None;
         let mut redirects = 0;
         loop {
-            let uri: Uri = out
-                .url
-                .parse()
-                .map_err(|e| ProxyError::Transport(format!("parse {:?}: {e}", out.url)))?;
+            let uri: Uri = match out.uri.take() {
+                Some(uri) => uri,
+                None => out
+                    .url
+                    .parse()
+                    .map_err(|e| ProxyError::Transport(format!("parse {:?}: {e}", out.url)))?,
+            };
             if !matches!(uri.scheme_str(), Some("http" | "https")) {
                 return Err(ProxyError::Transport(format!(
                     "{} {:?}: unsupported protocol scheme {:?} (http and https are supported)",

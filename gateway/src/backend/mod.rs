@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::select_ok;
 use http::header::{self, HeaderMap, HeaderName};
-use http::{Method, StatusCode};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
@@ -41,6 +43,8 @@ pub struct BackendProxy {
 struct Inner {
     client: HttpClient,
     hosts: Vec<String>,
+    /// Each host's scheme and authority, parsed once (see [`origin_of`]).
+    origins: Vec<Option<(Scheme, Authority)>>,
     next_host: AtomicUsize,
     template: UrlTemplate,
     method: Method,
@@ -82,6 +86,7 @@ impl BackendProxy {
             inner: Arc::new(Inner {
                 client,
                 hosts: cfg.hosts.clone(),
+                origins: cfg.hosts.iter().map(|h| origin_of(h)).collect(),
                 next_host: AtomicUsize::new(0),
                 template: cfg.url_pattern.clone(),
                 method: cfg.method.clone(),
@@ -147,6 +152,18 @@ impl Proxy for BackendProxy {
     }
 }
 
+/// A host's scheme and authority when the host is only those (`http://h:8080`, no path),
+/// so that a URL built on it needs no parse per request; `None` for any other host, whose
+/// URLs are parsed whole as they are sent.
+fn origin_of(host: &str) -> Option<(Scheme, Authority)> {
+    let (_, rest) = host.split_once("://")?;
+    if rest.is_empty() || rest.contains(['/', '?', '#']) {
+        return None;
+    }
+    let uri: Uri = host.parse().ok()?;
+    Some((uri.scheme()?.clone(), uri.authority()?.clone()))
+}
+
 /// `?a=1&b=2` in Go's `url.Values.Encode` form (keys sorted).
 pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
@@ -161,14 +178,19 @@ pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
 impl Inner {
     /// The call for `request` through host number `host` (round robin).
     fn target(&self, request: &Request, host: usize) -> BackendTarget {
+        self.target_and_uri(request, host).0
+    }
+
+    /// [`Inner::target`], and its URL already parsed when the host was: the request's
+    /// path and query are then the only part of it to check.
+    fn target_and_uri(&self, request: &Request, host: usize) -> (BackendTarget, Option<Uri>) {
         let path = self
             .template
             .render(|name| request.params.get(name).cloned());
         let i = host % self.hosts.len().max(1);
         let host = self.hosts.get(i).map_or("", String::as_str);
-        let mut url = String::with_capacity(host.len() + path.len() + 16);
-        url.push_str(host);
-        url.push_str(&path);
+        let mut path_and_query = String::with_capacity(path.len() + 16);
+        path_and_query.push_str(&path);
         let query = match &self.query_filter {
             None => encode_query(&request.query),
             Some(allowed) => encode_query(
@@ -181,21 +203,40 @@ impl Inner {
             ),
         };
         if !query.is_empty() {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(&query);
+            let has_query = host.contains('?') || path.contains('?');
+            path_and_query.push(if has_query { '&' } else { '?' });
+            path_and_query.push_str(&query);
         }
-        BackendTarget {
+        let mut url = String::with_capacity(host.len() + path_and_query.len());
+        url.push_str(host);
+        url.push_str(&path_and_query);
+        let uri = self
+            .origins
+            .get(i)
+            .cloned()
+            .flatten()
+            .and_then(|(scheme, authority)| {
+                let path_and_query =
+                    PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).ok()?;
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(scheme);
+                parts.authority = Some(authority);
+                parts.path_and_query = Some(path_and_query);
+                Uri::from_parts(parts).ok()
+            });
+        let target = BackendTarget {
             method: self.method.clone(),
             url,
             path,
-        }
+        };
+        (target, uri)
     }
 
     /// The backend request for `request`, which gives up its headers and body to it.
     fn build(&self, mut request: Request) -> Outgoing {
-        let target = match request.target.take() {
-            Some(t) => *t,
-            None => self.target(&request, self.next_host.fetch_add(1, Ordering::Relaxed)),
+        let (target, uri) = match request.target.take() {
+            Some(t) => (*t, None),
+            None => self.target_and_uri(&request, self.next_host.fetch_add(1, Ordering::Relaxed)),
         };
         let mut headers = std::mem::take(&mut request.headers);
         let sized = headers.remove(header::CONTENT_LENGTH).is_some();
@@ -221,6 +262,7 @@ impl Inner {
         let mut out = Outgoing {
             method: target.method,
             url: target.url,
+            uri,
             headers,
             body: request.body,
             mode,
@@ -370,6 +412,40 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_built_from_its_parsed_host_is_the_url_parsed_whole() {
+        use crate::config::{parse_str, Format};
+        let cfg = parse_str(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a/{id}","input_query_strings":["*"],
+            "backend":[{"host":["http://h:8080","https://user@h2","http://h3/base","http://[::1]:9"],
+            "url_pattern":"/x/{id}?fixed=1"}]}]}"#,
+            Format::Json,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap();
+        let backend = BackendProxy::new(&cfg.endpoints[0].backends[0], HttpClient::default(), 1);
+        let mut request = crate::proxy::testing::request();
+        request.params.insert("Id".into(), "7%20b".into());
+        request
+            .query
+            .insert("q".into(), vec!["a b".into(), "c".into()]);
+        let mut built = 0;
+        for host in 0..4 {
+            let (target, uri) = backend.inner.target_and_uri(&request, host);
+            let whole: Uri = target.url.parse().unwrap();
+            match uri {
+                Some(uri) => {
+                    assert_eq!(uri, whole, "{}", target.url);
+                    assert_eq!(uri.to_string(), whole.to_string());
+                    built += 1;
+                }
+                // A host with a path of its own is parsed whole, as before.
+                None => assert_eq!(target.url, "http://h3/base/x/7%20b?fixed=1&q=a+b&q=c"),
+            }
+        }
+        assert_eq!(built, 3);
+    }
 
     #[test]
     fn query_is_sorted_like_go() {

@@ -578,6 +578,7 @@ mod tests {
         Outgoing {
             method,
             url,
+            uri: None,
             headers: http::HeaderMap::new(),
             body: if mode == BodyMode::Sized {
                 Bytes::from_static(b"{}")

@@ -48,10 +48,29 @@ pub fn chunked_last(headers: &HeaderMap) -> Option<bool> {
         .map(|last| last.eq_ignore_ascii_case("chunked"))
 }
 
+/// A length written as plain decimal digits (the usual `Content-Length`), read without the
+/// general parse; `None` for anything else, which the general parse then reads.
+pub fn plain_length(value: &[u8]) -> Option<u64> {
+    // 19 digits always fit in a u64.
+    if value.is_empty() || value.len() > 19 {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
 /// The `Content-Length`, if any; repeated equal values are one, different ones an error.
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, String> {
     let mut length: Option<u64> = None;
     for value in headers.get_all(header::CONTENT_LENGTH) {
+        if let Some(n) = plain_length(value.as_bytes()) {
+            if length.is_some_and(|l| l != n) {
+                return Err("conflicting Content-Length".into());
+            }
+            length = Some(n);
+            continue;
+        }
         for part in value.to_str().unwrap_or("x").split(',') {
             let n: u64 = part
                 .trim()
@@ -197,6 +216,29 @@ fn find_crlf(buf: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_lengths_read_as_the_general_parse_does() {
+        for text in ["0", "7", "0042", "9999999999999999999"] {
+            assert_eq!(plain_length(text.as_bytes()), text.parse().ok(), "{text}");
+        }
+        // Left to the general parse: signs, spaces, lists, 20 digits, nothing.
+        for text in ["+5", " 5", "5 ", "5,5", "18446744073709551615", "", "x"] {
+            assert_eq!(plain_length(text.as_bytes()), None, "{text}");
+        }
+        let mut h = HeaderMap::new();
+        h.append(
+            header::CONTENT_LENGTH,
+            "18446744073709551615".parse().unwrap(),
+        );
+        assert_eq!(content_length(&h), Ok(Some(u64::MAX)));
+        let mut h = HeaderMap::new();
+        h.append(header::CONTENT_LENGTH, "12".parse().unwrap());
+        h.append(header::CONTENT_LENGTH, " 12".parse().unwrap());
+        assert_eq!(content_length(&h), Ok(Some(12)));
+        h.append(header::CONTENT_LENGTH, "13".parse().unwrap());
+        assert!(content_length(&h).is_err());
+    }
 
     fn decode_all(framing: Framing, wire: &[u8]) -> Result<(Vec<u8>, bool), String> {
         let mut decoder = BodyDecoder::new(framing);

@@ -95,6 +95,7 @@ fn request(args: &MultiValue) -> mlua::Result<Outgoing> {
     Ok(Outgoing {
         method,
         url,
+        uri: None,
         headers,
         body,
         mode,

@@ -27,6 +27,7 @@ fn request(m: &Modifier, out: &mut Outgoing, outer: Scope) {
         }
         Modifier::Query { scope, name, value } if on(scope) => {
             out.url = set_query(&out.url, name, value);
+            out.uri = None;
         }
         Modifier::Body {
             scope,
@@ -121,6 +122,7 @@ mod tests {
         Outgoing {
             method: http::Method::GET,
             url: "http://b/x?a=1&keep=2".into(),
+            uri: None,
             headers: HeaderMap::new(),
             body: Bytes::new(),
             mode: BodyMode::None,

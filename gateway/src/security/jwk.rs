@@ -93,6 +93,7 @@ pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
     let out = Outgoing {
         method: Method::GET,
         url: url.to_string(),
+        uri: None,
         headers: HeaderMap::new(),
         body: Bytes::new(),
         mode: BodyMode::None,

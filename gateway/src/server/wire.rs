@@ -260,7 +260,8 @@ pub fn encode_response_head<B>(
     for (name, value) in response.headers() {
         if name == header::CONTENT_LENGTH {
             if declared.is_none() {
-                declared = value.to_str().ok().and_then(|v| v.trim().parse().ok());
+                declared = framing::plain_length(value.as_bytes())
+                    .or_else(|| value.to_str().ok().and_then(|v| v.trim().parse().ok()));
             }
             continue;
         }
