@@ -178,8 +178,21 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> ClientIpPoli
     }
 }
 
+/// A request with at most this many header names is searched by scanning them: for the few
+/// headers of a usual request that is cheaper than hashing a custom name (the forwarded
+/// headers are custom ones) for a lookup.
+const SCAN_UP_TO: usize = 8;
+
+/// The first value of `name`, as `HeaderMap::get` gives it.
 fn first_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    let value = if headers.keys_len() <= SCAN_UP_TO {
+        // Names come in insertion order, each name's values in order: the first match is
+        // the first value.
+        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    } else {
+        headers.get(name)
+    };
+    value.and_then(|v| v.to_str().ok())
 }
 
 /// IPv4-mapped IPv6 addresses are IPv4 ones, as Go's `To4` makes them.
@@ -231,6 +244,31 @@ fn ip_string(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_value_is_the_one_a_lookup_gives_in_small_and_large_maps() {
+        let xff = HeaderName::from_static("x-forwarded-for");
+        for others in [0, 3, SCAN_UP_TO, SCAN_UP_TO + 5] {
+            let mut headers = HeaderMap::new();
+            for i in 0..others {
+                headers.append(
+                    HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap(),
+                    "o".parse().unwrap(),
+                );
+            }
+            assert_eq!(first_value(&headers, &xff), None);
+            headers.append(xff.clone(), "10.0.0.1, 10.0.0.2".parse().unwrap());
+            headers.append(http::header::HOST, "h".parse().unwrap());
+            headers.append(xff.clone(), "10.0.0.3".parse().unwrap());
+            let expected = headers.get(&xff).map(|v| v.to_str().unwrap());
+            assert_eq!(expected, Some("10.0.0.1, 10.0.0.2"));
+            assert_eq!(
+                first_value(&headers, &xff),
+                expected,
+                "{others} other names"
+            );
+        }
+    }
 
     #[test]
     fn addresses_print_in_their_usual_form() {
