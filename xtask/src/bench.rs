@@ -51,7 +51,7 @@ pub struct Args {
     /// Run one scenario only.
     #[arg(long, value_name = "SCENARIO", value_parser = SCENARIOS)]
     only: Option<String>,
-    /// Benchmark this gateway binary instead of building one.
+    /// Benchmark this gateway binary instead of building the static musl one.
     #[arg(long, value_name = "PATH")]
     gateway_bin: Option<PathBuf>,
     /// Rounds of each scenario, interleaving the contenders (default 3, or 1 with --quick).
