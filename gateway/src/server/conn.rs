@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -85,8 +85,11 @@ async fn serve_requests<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin,
     H: FnMut(Request<RequestBody>) -> Handling,
 {
+    let seen = shutdown.clone();
     let mut stop = Stop {
         wait: std::pin::pin!(shutdown.changed()),
+        seen,
+        armed_for: None,
         stopping: false,
     };
     let mut buf = BytesMut::new();
@@ -191,7 +194,7 @@ async fn serve_requests<IO, H>(
             Some(Some(response)) => response,
         };
         drop(handling);
-        let stopping = std::future::poll_fn(|cx| Poll::Ready(stop.poll(cx))).await;
+        let stopping = stop.begun();
         let exchange = Exchange {
             close: exchange.close || fed != Some(Fed::Done) || stopping,
             ..exchange
@@ -241,7 +244,8 @@ async fn read_head<IO: AsyncRead + Unpin>(
             }
         }
         let wait = std::future::poll_fn(|cx| {
-            if stop.poll(cx) && buf.is_empty() {
+            // Only a connection waiting for its next request is closed by the shutdown.
+            if buf.is_empty() && stop.poll(cx) {
                 return Poll::Ready(Wait::Stop);
             }
             if let Some(d) = deadline.as_mut() {
@@ -276,20 +280,41 @@ async fn read_head<IO: AsyncRead + Unpin>(
 type StopResult = Result<(), watch::error::RecvError>;
 
 /// The server's shutdown as a connection sees it: one wait on the watch channel for the
-/// connection's whole life, registered once rather than once per request.
+/// connection's whole life, registered by its first poll and left registered, and a look at
+/// the channel's version for every other check. Any change is the shutdown (the value only
+/// turns true), as is the sender's end.
 struct Stop<'a, F> {
     wait: Pin<&'a mut F>,
+    /// A second receiver of the channel, to look without registering.
+    seen: watch::Receiver<bool>,
+    /// The waker the wait was registered with (a task's waker stays the same).
+    armed_for: Option<Waker>,
     stopping: bool,
 }
 
 impl<F: Future<Output = StopResult>> Stop<'_, F> {
-    /// Whether the shutdown has begun; until it has, `cx` is woken when it does. Any change
-    /// is the shutdown (the value only turns true), as is the sender's end.
-    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.stopping && self.wait.as_mut().poll(cx).is_ready() {
+    /// Whether the shutdown has begun; nothing is registered.
+    fn begun(&mut self) -> bool {
+        if !self.stopping && self.seen.has_changed().unwrap_or(true) {
             self.stopping = true;
         }
         self.stopping
+    }
+
+    /// Whether the shutdown has begun; until it has, `cx` is woken when it does. Polling the
+    /// wait takes its list's lock, so it is polled again only for another waker.
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        let armed = self
+            .armed_for
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()));
+        if !self.stopping && !armed {
+            if self.wait.as_mut().poll(cx).is_ready() {
+                self.stopping = true;
+            }
+            self.armed_for = Some(cx.waker().clone());
+        }
+        self.begun()
     }
 }
 
