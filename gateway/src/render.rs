@@ -83,14 +83,22 @@ pub fn pass_through(
             headers.remove(name);
         }
     }
-    let mut current: Option<(HeaderName, bool)> = None;
+    // One lookup per name: the entry of a name the backend lacks takes ours, and keeps
+    // taking that name's further values.
+    let mut current: Option<header::OccupiedEntry<'_, HeaderValue>> = None;
     for (name, value) in ours {
-        if let Some(name) = name {
-            let absent = !headers.contains_key(&name);
-            current = Some((name, absent));
-        }
-        if let Some((name, true)) = &current {
-            headers.append(name.clone(), value);
+        match name {
+            Some(name) => {
+                current = None;
+                if let header::Entry::Vacant(entry) = headers.entry(name) {
+                    current = Some(entry.insert_entry(value));
+                }
+            }
+            None => {
+                if let Some(entry) = current.as_mut() {
+                    entry.append(value);
+                }
+            }
         }
     }
     (p.status, headers, p.body)
