@@ -19,14 +19,71 @@ use http::{Method, Response, StatusCode, Uri, Version};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::http1::framing::{self, BodyDecoder, Decoded, Framing};
 use crate::http1::{wants_close, write_title_case};
 
-/// The transport under a connection: TCP, or TLS over TCP.
-pub type Transport = TokioIo<MaybeHttpsStream<TokioIo<TcpStream>>>;
+/// The transport under a connection: TCP, or TLS over TCP. Plain TCP is tokio's stream
+/// itself, read and written with no adapter between (hyper's I/O traits, which the TLS
+/// connector speaks, cost two conversions per read).
+pub enum Transport {
+    /// `http`.
+    Plain(TcpStream),
+    /// `https`; boxed, a TLS session is large.
+    Tls(Box<TokioIo<MaybeHttpsStream<TokioIo<TcpStream>>>>),
+}
+
+impl Transport {
+    /// What the HTTPS-or-HTTP connector dialled.
+    pub fn from_connector(stream: MaybeHttpsStream<TokioIo<TcpStream>>) -> Self {
+        match stream {
+            MaybeHttpsStream::Http(tcp) => Self::Plain(tcp.into_inner()),
+            tls => Self::Tls(Box::new(TokioIo::new(tls))),
+        }
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Self::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
 
 /// Go's `http.Transport.MaxResponseHeaderBytes` default: 10 MiB.
 pub const MAX_RESPONSE_HEAD: usize = 10 << 20;
@@ -823,7 +880,7 @@ mod tests {
 
     async fn connect(addr: std::net::SocketAddr) -> H1Connection {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        H1Connection::new(TokioIo::new(MaybeHttpsStream::Http(TokioIo::new(tcp))))
+        H1Connection::new(Transport::Plain(tcp))
     }
 
     async fn exchange(

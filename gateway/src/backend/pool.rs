@@ -22,10 +22,9 @@ use http::{Response, Uri};
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
-use super::h1::{H1Connection, H1Error, PreparedRequest, ResponseBody};
+use super::h1::{H1Connection, H1Error, PreparedRequest, ResponseBody, Transport};
 
 /// Why a backend exchange failed before a response head arrived.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +177,7 @@ impl PoolInner {
             .call(uri.clone())
             .await
             .map_err(PoolError::Connect)?;
-        Ok(H1Connection::new(TokioIo::new(stream)))
+        Ok(H1Connection::new(Transport::from_connector(stream)))
     }
 
     /// Keeps `connection` for reuse within the limits, else drops (closes) it.
