@@ -192,6 +192,12 @@ pub fn run(args: Args) -> Result<()> {
             }
         },
     };
+    if let Some(path) = &gateway_bin {
+        let shown = path.strip_prefix(project::root()).unwrap_or(path);
+        report
+            .notes
+            .push(format!("gateway binary measured: {}", shown.display()));
+    }
     // Our binaries, just built, start from disk as the peers' do (see the function).
     for path in std::iter::once(&backend_bin).chain(gateway_bin.as_ref()) {
         if let Err(error) = tools::evict_from_page_cache(path) {
