@@ -25,6 +25,7 @@ use crate::router::{self, Lookup, Router, RouterFlags};
 use crate::security::{Admission, EndpointGuards, ServiceGuards};
 
 /// What a route leads to.
+#[derive(Clone)]
 enum Handler {
     Endpoint(Arc<Endpoint>, Option<Arc<EndpointGuards>>),
     Health,
@@ -272,26 +273,14 @@ impl Gateway {
             return Routed::Ready(builtin::bad_params());
         }
         let (parts, mut incoming) = req.into_parts();
-        let guards = match found.value {
-            Handler::Endpoint(_, g) => g.clone(),
-            _ => None,
-        };
         // Guards run before the body is read, so a guarded endpoint always waits.
-        let whole = if guards.is_none() {
-            incoming.take_whole()
-        } else {
-            None
-        };
+        let guarded = matches!(found.value, Handler::Endpoint(_, Some(_)));
+        let whole = if guarded { None } else { incoming.take_whole() };
         match whole {
             Some(body) => self.serve(found.value, found.params, path, parts, body, remote),
             None => {
                 let this = Arc::clone(self);
-                let handler = match found.value {
-                    Handler::Endpoint(e, _) => Handler::Endpoint(e.clone(), guards),
-                    Handler::Health => Handler::Health,
-                    Handler::Debug => Handler::Debug,
-                    Handler::Echo => Handler::Echo,
-                };
+                let handler = found.value.clone();
                 let request = http::Request::from_parts(parts, incoming);
                 Routed::Waiting(Box::pin(async move {
                     this.admit_and_read(handler, found.params, path, request, remote)
