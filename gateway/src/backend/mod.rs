@@ -178,12 +178,19 @@ pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
 impl Inner {
     /// The call for `request` through host number `host` (round robin).
     fn target(&self, request: &Request, host: usize) -> BackendTarget {
-        self.target_and_uri(request, host).0
+        self.locate(request, host).0
     }
 
     /// [`Inner::target`], and its URL already parsed when the host was: the request's
     /// path and query are then the only part of it to check.
     fn target_and_uri(&self, request: &Request, host: usize) -> (BackendTarget, Option<Uri>) {
+        let (target, host, path_and_query) = self.locate(request, host);
+        (target, self.uri_on(host, path_and_query))
+    }
+
+    /// The call for `request` through host number `host`, which host that is, and the
+    /// URL's path and query.
+    fn locate(&self, request: &Request, host: usize) -> (BackendTarget, usize, String) {
         let path = self
             .template
             .render(|name| request.params.get(name).cloned());
@@ -210,26 +217,24 @@ impl Inner {
         let mut url = String::with_capacity(host.len() + path_and_query.len());
         url.push_str(host);
         url.push_str(&path_and_query);
-        let uri = self
-            .origins
-            .get(i)
-            .cloned()
-            .flatten()
-            .and_then(|(scheme, authority)| {
-                let path_and_query =
-                    PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).ok()?;
-                let mut parts = http::uri::Parts::default();
-                parts.scheme = Some(scheme);
-                parts.authority = Some(authority);
-                parts.path_and_query = Some(path_and_query);
-                Uri::from_parts(parts).ok()
-            });
         let target = BackendTarget {
             method: self.method.clone(),
             url,
             path,
         };
-        (target, uri)
+        (target, i, path_and_query)
+    }
+
+    /// The URI of `path_and_query` on host number `host`, from the host's parsed scheme and
+    /// authority; `None` when the host was not parsed (see [`origin_of`]).
+    fn uri_on(&self, host: usize, path_and_query: String) -> Option<Uri> {
+        let (scheme, authority) = self.origins.get(host).cloned().flatten()?;
+        let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).ok()?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(scheme);
+        parts.authority = Some(authority);
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).ok()
     }
 
     /// The backend request for `request`, which gives up its headers and body to it.
