@@ -218,20 +218,25 @@ impl HttpClient {
 
     /// One exchange: resolves when the response head has arrived, within
     /// `response_header_timeout` when set. A replayable request that met a connection the
-    /// backend had just closed is sent once more on a new one, as Go does.
+    /// backend had just closed is prepared and sent once more on a new one, as Go does.
     async fn exchange(
         &self,
-        uri: &Uri,
-        build: impl Fn() -> PreparedRequest,
-        method: &Method,
-        url: &str,
-        replayable: bool,
+        out: &Outgoing,
+        attempt: &Attempt,
     ) -> Result<http::Response<PooledBody>, ProxyError> {
-        let transport_error =
-            |detail: String| ProxyError::Transport(format!("{} {url:?}: {detail}", go_op(method)));
+        let transport_error = |detail: String| {
+            ProxyError::Transport(format!("{} {:?}: {detail}", go_op(&out.method), out.url))
+        };
+        let Some(uri) = out.uri.as_ref() else {
+            return Err(transport_error("no parsed URL".into()));
+        };
+        let replayable = matches!(
+            out.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) && matches!(out.mode, BodyMode::None | BodyMode::Empty);
         let mut replayed = false;
         loop {
-            let pending = self.pool.send(uri, build());
+            let pending = self.pool.send(uri, attempt.prepare(out, uri));
             let result = match self.response_header_timeout {
                 None => pending.await,
                 // Boxed: the exchange's future stays stored once in this one.
@@ -252,13 +257,19 @@ impl HttpClient {
         }
     }
 
-    /// Sends a request, following up to 10 redirects as Go's client does.
-    pub async fn send(&self, mut out: Outgoing) -> Result<Received, ProxyError> {
-        let mut strip_credentials = false;
-        let mut referer: Option<HeaderValue> = None;
+    /// Sends a request, following up to 10 redirects as Go's client does. `out` is used in
+    /// place: a redirect changes it as Go's client changes its request, and its URL is taken
+    /// into the [`Received`] it resolves with.
+    pub async fn send(&self, out: &mut Outgoing) -> Result<Received, ProxyError> {
+        let mut attempt = Attempt {
+            strip_credentials: false,
+            referer: None,
+            decompress: false,
+            close: self.close_connections,
+        };
         let mut redirects = 0;
         loop {
-            let uri: Uri = match out.uri.take() {
+            let uri = match out.uri.take() {
                 Some(uri) => uri,
                 None => out
                     .url
@@ -273,62 +284,13 @@ impl HttpClient {
                     uri.scheme_str().unwrap_or("")
                 )));
             }
-            let decompress = self.request_gzip
+            // Kept in the request, where the exchange borrows it.
+            out.uri = Some(uri);
+            attempt.decompress = self.request_gzip
                 && !out.headers.contains_key(header::ACCEPT_ENCODING)
                 && !out.headers.contains_key(header::RANGE)
                 && out.method != Method::HEAD;
-            // What this attempt changes of the request's own headers: the headers themselves
-            // are kept as they are for redirects and replays, and encoded straight from there.
-            let mut skip = Vec::new();
-            // At most three additions, kept on the stack (unused slots are never written).
-            let mut extra: [(HeaderName, HeaderValue); 3] =
-                std::array::from_fn(|_| (header::ACCEPT_ENCODING, HeaderValue::from_static("")));
-            let mut added = 0;
-            let mut add = |name: HeaderName, value: HeaderValue| {
-                extra[added] = (name, value);
-                added += 1;
-            };
-            if strip_credentials {
-                skip.extend([
-                    header::AUTHORIZATION,
-                    header::WWW_AUTHENTICATE,
-                    header::COOKIE,
-                ]);
-            }
-            if let Some(v) = &referer {
-                skip.push(header::REFERER);
-                add(header::REFERER, v.clone());
-            }
-            if decompress {
-                add(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            if self.close_connections {
-                skip.push(header::CONNECTION);
-                add(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            let head = RequestHead {
-                method: &out.method,
-                uri: &uri,
-                headers: &out.headers,
-                skip: &skip,
-                extra: &extra[..added],
-            };
-            let build = || {
-                let body = match out.mode {
-                    BodyMode::None => OutgoingBody::None,
-                    BodyMode::Empty => OutgoingBody::Sized(Bytes::new()),
-                    BodyMode::Sized => OutgoingBody::Sized(out.body.clone()),
-                    BodyMode::Chunked => OutgoingBody::Chunked(out.body.clone()),
-                };
-                PreparedRequest::new(&head, body)
-            };
-            let replayable = matches!(
-                out.method,
-                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-            ) && matches!(out.mode, BodyMode::None | BodyMode::Empty);
-            let response = self
-                .exchange(&uri, build, &out.method, &out.url, replayable)
-                .await?;
+            let response = self.exchange(out, &attempt).await?;
             let status = response.status();
             let location = response
                 .headers()
@@ -336,28 +298,24 @@ impl HttpClient {
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_string);
             let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
-            let (Some(location), true) = (location, redirect) else {
-                return Ok(Received {
-                    response,
-                    url: out.url,
-                    decompress,
-                });
-            };
             let keeps_body = matches!(
                 status,
                 StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
             );
-            if keeps_body
+            // Go cannot replay a streamed body, so it hands back such a redirect itself.
+            let unreplayable = keeps_body
                 && matches!(out.mode, BodyMode::Sized | BodyMode::Chunked)
-                && !out.body.is_empty()
-            {
-                // Go cannot replay a streamed body, so it hands back the redirect itself.
-                return Ok(Received {
-                    response,
-                    url: out.url,
-                    decompress,
-                });
-            }
+                && !out.body.is_empty();
+            let location = match location {
+                Some(location) if redirect && !unreplayable => location,
+                _ => {
+                    return Ok(Received {
+                        response,
+                        url: std::mem::take(&mut out.url),
+                        decompress: attempt.decompress,
+                    })
+                }
+            };
             redirects += 1;
             if redirects > MAX_REDIRECTS {
                 return Err(ProxyError::Transport(format!(
@@ -366,6 +324,9 @@ impl HttpClient {
                     location
                 )));
             }
+            let Some(uri) = out.uri.take() else {
+                unreachable!("the URI was kept in the request above");
+            };
             let next = resolve(&uri, &location);
             if !keeps_body {
                 if out.method != Method::GET && out.method != Method::HEAD {
@@ -375,10 +336,78 @@ impl HttpClient {
                 out.body = Bytes::new();
             }
             let next_uri: Option<Uri> = next.parse().ok();
-            strip_credentials = next_uri.as_ref().and_then(Uri::authority) != uri.authority();
-            referer = HeaderValue::from_str(&strip_userinfo(&out.url)).ok();
+            attempt.strip_credentials =
+                next_uri.as_ref().and_then(Uri::authority) != uri.authority();
+            attempt.referer = HeaderValue::from_str(&strip_userinfo(&out.url)).ok();
             out.url = next;
+            out.uri = next_uri;
         }
+    }
+}
+
+/// What one hop of a send changes of the request's own headers. The headers themselves are
+/// kept as they are for redirects and replays, and encoded straight from there.
+struct Attempt {
+    /// A redirect to another host: credentials are not sent there.
+    strip_credentials: bool,
+    /// The `Referer` a redirect sets.
+    referer: Option<HeaderValue>,
+    /// `Accept-Encoding: gzip` is added (and undone on the response).
+    decompress: bool,
+    /// `Connection: close` is added (`disable_keep_alives`).
+    close: bool,
+}
+
+impl Attempt {
+    /// The wire request for `out` to `uri`, made afresh for each try so that nothing of it
+    /// is kept across the exchange.
+    fn prepare(&self, out: &Outgoing, uri: &Uri) -> PreparedRequest {
+        let mut skip: [HeaderName; 5] = std::array::from_fn(|_| header::HOST);
+        let mut skipped = 0;
+        let mut extra: [(HeaderName, HeaderValue); 3] =
+            std::array::from_fn(|_| (header::ACCEPT_ENCODING, HeaderValue::from_static("")));
+        let mut added = 0;
+        let mut add = |name: HeaderName, value: HeaderValue| {
+            extra[added] = (name, value);
+            added += 1;
+        };
+        if self.strip_credentials {
+            for name in [
+                header::AUTHORIZATION,
+                header::WWW_AUTHENTICATE,
+                header::COOKIE,
+            ] {
+                skip[skipped] = name;
+                skipped += 1;
+            }
+        }
+        if let Some(v) = &self.referer {
+            skip[skipped] = header::REFERER;
+            skipped += 1;
+            add(header::REFERER, v.clone());
+        }
+        if self.decompress {
+            add(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if self.close {
+            skip[skipped] = header::CONNECTION;
+            skipped += 1;
+            add(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        let head = RequestHead {
+            method: &out.method,
+            uri,
+            headers: &out.headers,
+            skip: &skip[..skipped],
+            extra: &extra[..added],
+        };
+        let body = match out.mode {
+            BodyMode::None => OutgoingBody::None,
+            BodyMode::Empty => OutgoingBody::Sized(Bytes::new()),
+            BodyMode::Sized => OutgoingBody::Sized(out.body.clone()),
+            BodyMode::Chunked => OutgoingBody::Chunked(out.body.clone()),
+        };
+        PreparedRequest::new(&head, body)
     }
 }
 

@@ -595,7 +595,11 @@ mod tests {
         let url = format!("http://{addr}/x");
         for expected in ["0", "1"] {
             let received = client
-                .send(outgoing(http::Method::GET, url.clone(), BodyMode::None))
+                .send(&mut outgoing(
+                    http::Method::GET,
+                    url.clone(),
+                    BodyMode::None,
+                ))
                 .await
                 .unwrap();
             let (_, body) = crate::backend::client::read_body(received).await.unwrap();
@@ -614,12 +618,16 @@ mod tests {
         .unwrap();
         let url = format!("http://{addr}/x");
         let first = client
-            .send(outgoing(http::Method::POST, url.clone(), BodyMode::Sized))
+            .send(&mut outgoing(
+                http::Method::POST,
+                url.clone(),
+                BodyMode::Sized,
+            ))
             .await
             .unwrap();
         crate::backend::client::read_body(first).await.unwrap();
         let error = client
-            .send(outgoing(http::Method::POST, url, BodyMode::Sized))
+            .send(&mut outgoing(http::Method::POST, url, BodyMode::Sized))
             .await
             .err()
             .expect("a POST was replayed");

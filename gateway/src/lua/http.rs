@@ -117,7 +117,8 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
                 ));
             }
             let call = async move {
-                let received = client().send(out).await?;
+                let mut out = out;
+                let received = client().send(&mut out).await?;
                 read_body(received).await
             };
             let remaining = deadline

@@ -90,7 +90,7 @@ pub fn text<'a>(k: &'a Value, name: &str) -> Option<&'a str> {
 
 /// Downloads a JWK set with the gateway's pooled client, bounded by `FETCH_TIMEOUT`.
 pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
-    let out = Outgoing {
+    let mut out = Outgoing {
         method: Method::GET,
         url: url.to_string(),
         uri: None,
@@ -99,7 +99,7 @@ pub async fn download(client: &HttpClient, url: &str) -> Result<Bytes, String> {
         mode: BodyMode::None,
     };
     let got = tokio::time::timeout(FETCH_TIMEOUT, async {
-        let received = client.send(out).await.map_err(|e| e.to_string())?;
+        let received = client.send(&mut out).await.map_err(|e| e.to_string())?;
         read_body(received).await.map_err(|e| e.to_string())
     })
     .await
