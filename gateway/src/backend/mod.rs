@@ -178,29 +178,45 @@ pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
     ser.finish()
 }
 
+/// Where a request goes: see [`Inner::locate`].
+struct Located {
+    /// The absolute URL.
+    url: String,
+    /// Which of the hosts.
+    host: usize,
+    /// The URL's path and query.
+    path_and_query: String,
+    /// Where the path ends in `path_and_query`.
+    path_len: usize,
+}
+
 impl Inner {
     /// The call for `request` through host number `host` (round robin).
     fn target(&self, request: &Request, host: usize) -> BackendTarget {
-        self.locate(request, host).0
+        let located = self.locate(request, host);
+        BackendTarget {
+            method: self.method.clone(),
+            path: located.path_and_query[..located.path_len].to_string(),
+            url: located.url,
+        }
     }
 
-    /// [`Inner::target`], and its URL already parsed when the host was: the request's
-    /// path and query are then the only part of it to check.
-    fn target_and_uri(&self, request: &Request, host: usize) -> (BackendTarget, Option<Uri>) {
-        let (target, host, path_and_query) = self.locate(request, host);
-        (target, self.uri_on(host, path_and_query))
+    /// [`Inner::target`]'s URL, and that URL already parsed when the host was: the
+    /// request's path and query are then the only part of it to check.
+    fn target_and_uri(&self, request: &Request, host: usize) -> (String, Option<Uri>) {
+        let located = self.locate(request, host);
+        (
+            located.url,
+            self.uri_on(located.host, located.path_and_query),
+        )
     }
 
-    /// The call for `request` through host number `host`, which host that is, and the
-    /// URL's path and query.
-    fn locate(&self, request: &Request, host: usize) -> (BackendTarget, usize, String) {
-        let path = self
-            .template
-            .render(|name| request.params.get(name).cloned());
+    /// Where `request` goes through host number `host`. Its strings are made to their
+    /// exact size: the path and query becomes the URI's bytes without another allocation.
+    fn locate(&self, request: &Request, host: usize) -> Located {
+        let param = |name: &str| request.params.get(name).map(String::as_str);
         let i = host % self.hosts.len().max(1);
         let host = self.hosts.get(i).map_or("", String::as_str);
-        let mut path_and_query = String::with_capacity(path.len() + 16);
-        path_and_query.push_str(&path);
         let query = match &self.query_filter {
             None => encode_query(&request.query),
             Some(allowed) => encode_query(
@@ -212,20 +228,24 @@ impl Inner {
                     .collect(),
             ),
         };
+        let path_len = self.template.rendered_len(param);
+        let query_len = if query.is_empty() { 0 } else { 1 + query.len() };
+        let mut path_and_query = String::with_capacity(path_len + query_len);
+        self.template.render_into(&mut path_and_query, param);
         if !query.is_empty() {
-            let has_query = host.contains('?') || path.contains('?');
+            let has_query = host.contains('?') || path_and_query.contains('?');
             path_and_query.push(if has_query { '&' } else { '?' });
             path_and_query.push_str(&query);
         }
         let mut url = String::with_capacity(host.len() + path_and_query.len());
         url.push_str(host);
         url.push_str(&path_and_query);
-        let target = BackendTarget {
-            method: self.method.clone(),
+        Located {
             url,
-            path,
-        };
-        (target, i, path_and_query)
+            host: i,
+            path_and_query,
+            path_len,
+        }
     }
 
     /// The URI of `path_and_query` on host number `host`, from the host's parsed scheme and
@@ -242,9 +262,13 @@ impl Inner {
 
     /// The backend request for `request`, which gives up its headers and body to it.
     fn build(&self, mut request: Request) -> Outgoing {
-        let (target, uri) = match request.target.take() {
-            Some(t) => (*t, None),
-            None => self.target_and_uri(&request, self.next_host.fetch_add(1, Ordering::Relaxed)),
+        let (method, url, uri) = match request.target.take() {
+            Some(t) => (t.method, t.url, None),
+            None => {
+                let host = self.next_host.fetch_add(1, Ordering::Relaxed);
+                let (url, uri) = self.target_and_uri(&request, host);
+                (self.method.clone(), url, uri)
+            }
         };
         let mut headers = std::mem::take(&mut request.headers);
         let sized = headers.remove(header::CONTENT_LENGTH).is_some();
@@ -257,7 +281,7 @@ impl Inner {
             headers = keep;
         }
         let mode = if !request.has_body || request.body.is_empty() {
-            if matches!(target.method, Method::POST | Method::PUT | Method::PATCH) {
+            if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
                 BodyMode::Empty
             } else {
                 BodyMode::None
@@ -268,8 +292,8 @@ impl Inner {
             BodyMode::Chunked
         };
         let mut out = Outgoing {
-            method: target.method,
-            url: target.url,
+            method,
+            url,
             uri,
             headers,
             body: request.body,
@@ -444,16 +468,16 @@ mod tests {
             .insert("q".into(), vec!["a b".into(), "c".into()]);
         let mut built = 0;
         for host in 0..4 {
-            let (target, uri) = backend.inner.target_and_uri(&request, host);
-            let whole: Uri = target.url.parse().unwrap();
+            let (url, uri) = backend.inner.target_and_uri(&request, host);
+            let whole: Uri = url.parse().unwrap();
             match uri {
                 Some(uri) => {
-                    assert_eq!(uri, whole, "{}", target.url);
+                    assert_eq!(uri, whole, "{url}");
                     assert_eq!(uri.to_string(), whole.to_string());
                     built += 1;
                 }
                 // A host with a path of its own is parsed whole, as before.
-                None => assert_eq!(target.url, "http://h3/base/x/7%20b?fixed=1&q=a+b&q=c"),
+                None => assert_eq!(url, "http://h3/base/x/7%20b?fixed=1&q=a+b&q=c"),
             }
         }
         assert_eq!(built, 3);

@@ -152,19 +152,31 @@ impl UrlTemplate {
     }
 
     /// Fills the template; unknown parameters are left as KrakenD leaves them: empty.
-    pub fn render(&self, lookup: impl Fn(&str) -> Option<String>) -> String {
-        let mut out = String::new();
+    pub fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> String {
+        let mut out = String::with_capacity(self.rendered_len(&lookup));
+        self.render_into(&mut out, lookup);
+        out
+    }
+
+    /// The length of [`UrlTemplate::render`]'s result, to size a buffer for it.
+    pub fn rendered_len<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                UrlPart::Literal(l) => l.len(),
+                UrlPart::Param(n) => lookup(n).map_or(0, str::len),
+            })
+            .sum()
+    }
+
+    /// [`UrlTemplate::render`], appended to `out`.
+    pub fn render_into<'a>(&self, out: &mut String, lookup: impl Fn(&str) -> Option<&'a str>) {
         for p in &self.parts {
             match p {
                 UrlPart::Literal(l) => out.push_str(l),
-                UrlPart::Param(n) => {
-                    if let Some(v) = lookup(n) {
-                        out.push_str(&v);
-                    }
-                }
+                UrlPart::Param(n) => out.push_str(lookup(n).unwrap_or_default()),
             }
         }
-        out
     }
 }
 
@@ -206,11 +218,12 @@ mod tests {
     fn template_renders_params() {
         let t = UrlTemplate::parse("p/{bar}?foo={foo}").unwrap();
         let s = t.render(|n| match n {
-            "Bar" => Some("B".into()),
-            "Foo" => Some("F".into()),
+            "Bar" => Some("B"),
+            "Foo" => Some("F"),
             _ => None,
         });
         assert_eq!(s, "/p/B?foo=F");
+        assert_eq!(s.capacity(), s.len(), "sized in advance");
         assert!(UrlTemplate::parse("/a/{b").is_err());
         assert!(UrlTemplate::parse("http://x/a").is_err());
     }
