@@ -180,10 +180,7 @@ fn run(args: RunArgs) -> ExitCode {
             tracing::debug!("{path}: namespace {ns:?} is not implemented by Cephalo; ignored");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime::build(&cfg) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ERROR: cannot start the runtime: {e}");

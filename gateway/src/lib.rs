@@ -27,6 +27,7 @@ pub mod proxy;
 pub mod qos;
 pub mod render;
 pub mod router;
+pub mod runtime;
 pub mod security;
 pub mod server;
 pub mod tls;

@@ -112,8 +112,10 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
             let deadline = lua.app_data_ref::<super::vm::Deadline>().map(|d| d.0);
             let handle = tokio::runtime::Handle::try_current().map_err(mlua::Error::external)?;
             if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+                // Only after `--watch` brought in the first script of a gateway that started
+                // with one worker and none (see `crate::runtime`).
                 return Err(mlua::Error::runtime(
-                    "http_response needs the multi-threaded runtime",
+                    "http_response needs the multi-threaded runtime: restart the gateway",
                 ));
             }
             let call = async move {
