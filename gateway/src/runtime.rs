@@ -3,7 +3,7 @@
 //! With one worker (`TOKIO_WORKER_THREADS=1`, or a process limited to one CPU) the gateway
 //! runs on tokio's single-threaded scheduler, as nginx runs one event loop per worker: there
 //! is no other worker to share tasks with, and its run order wakes the peers on the other
-//! end of our sockets less often (docs/performance.md, "Session 7": 6 % more requests per
+//! end of our sockets less often (docs/performance.md, "Session 7": 4–6 % more requests per
 //! second, 1 µs less system time per request). The one exception is a configuration with
 //! Lua scripts: `http_response` blocks its worker through `block_in_place`, which only the
 //! multi-threaded scheduler offers. Everything else gets tokio's multi-threaded runtime.
