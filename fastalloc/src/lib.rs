@@ -28,32 +28,41 @@ fn natural(layout: &Layout) -> bool {
 /// mimalloc as the global allocator (see the crate's documentation).
 pub struct MiMalloc;
 
+/// A block for `layout` from `plain` when a plain block satisfies it, else from `aligned`.
+///
+/// # Safety
+/// `plain` and `aligned` are mimalloc's matching entry points (`mi_malloc` and
+/// `mi_malloc_aligned`, or the zeroing pair).
+#[inline(always)]
+unsafe fn allocate(
+    layout: Layout,
+    plain: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    // SAFETY: FFI calls with a size and a power-of-two alignment, per the caller's contract.
+    unsafe {
+        if natural(&layout) {
+            plain(layout.size()).cast()
+        } else {
+            aligned(layout.size(), layout.align()).cast()
+        }
+    }
+}
+
 // SAFETY: every block comes from mimalloc with at least the layout's size and alignment
 // (plain entry points only where `natural` holds, the aligned ones otherwise), and is
 // released or resized by mimalloc, which accepts blocks from any of its entry points.
 unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: plain FFI calls with a size and a power-of-two alignment.
-        unsafe {
-            if natural(&layout) {
-                mi::mi_malloc(layout.size()).cast()
-            } else {
-                mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: mimalloc's allocating entry points, called as `allocate` requires.
+        unsafe { allocate(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as in `alloc`.
-        unsafe {
-            if natural(&layout) {
-                mi::mi_zalloc(layout.size()).cast()
-            } else {
-                mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
-            }
-        }
+        // SAFETY: as in `alloc`, with the zeroing entry points.
+        unsafe { allocate(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     #[inline]
