@@ -390,20 +390,17 @@ fn uri_string(uri: &http::Uri) -> String {
 }
 
 fn has_body(h: &HeaderMap) -> bool {
-    let length = h
-        .get(header::CONTENT_LENGTH)
+    let length = crate::http1::first_value(h, &header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match length {
         Some(n) => n > 0,
-        None => h.contains_key(header::TRANSFER_ENCODING),
+        None => crate::http1::has_header(h, &header::TRANSFER_ENCODING),
     }
 }
 
 fn host_of(parts: &http::request::Parts) -> String {
-    parts
-        .headers
-        .get(header::HOST)
+    crate::http1::first_value(&parts.headers, &header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))

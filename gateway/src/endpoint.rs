@@ -182,7 +182,7 @@ impl Endpoint {
         if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.host)) {
             headers.insert(HeaderName::from_static("x-forwarded-host"), v);
         }
-        if headers.contains_key(header::USER_AGENT) {
+        if crate::http1::has_header(&headers, &header::USER_AGENT) {
             headers.insert(
                 HeaderName::from_static("x-forwarded-via"),
                 self.user_agent.clone(),

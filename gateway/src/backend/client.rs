@@ -21,6 +21,7 @@ use super::pool::{ConnectionPool, PoolLimits, PooledBody};
 use crate::config::transport::TransportSettings;
 use crate::config::ClientTlsConfig;
 use crate::error::ProxyError;
+use crate::http1::has_header;
 use crate::tls::TlsError;
 
 const MAX_REDIRECTS: usize = 10;
@@ -287,8 +288,8 @@ impl HttpClient {
             // Kept in the request, where the exchange borrows it.
             out.uri = Some(uri);
             attempt.decompress = self.request_gzip
-                && !out.headers.contains_key(header::ACCEPT_ENCODING)
-                && !out.headers.contains_key(header::RANGE)
+                && !has_header(&out.headers, &header::ACCEPT_ENCODING)
+                && !has_header(&out.headers, &header::RANGE)
                 && out.method != Method::HEAD;
             let response = self.exchange(out, &attempt).await?;
             let status = response.status();

@@ -4,10 +4,34 @@
 
 pub mod framing;
 
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::Version;
 
 pub use framing::{BodyDecoder, Decoded, Framing};
+
+/// A map with at most this many names is searched by scanning them: for the few headers of
+/// a usual message that is cheaper than hashing the name for a lookup.
+pub const SCAN_UP_TO: usize = 8;
+
+/// The first value of `name`, as `HeaderMap::get` gives it (scanned in a small map).
+pub fn first_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    if headers.keys_len() <= SCAN_UP_TO {
+        // Names come in insertion order, each name's values in order: the first match is
+        // the first value.
+        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    } else {
+        headers.get(name)
+    }
+}
+
+/// Whether `headers` has `name`, as `HeaderMap::contains_key` tells (scanned in a small map).
+pub fn has_header(headers: &HeaderMap, name: &HeaderName) -> bool {
+    if headers.keys_len() <= SCAN_UP_TO {
+        headers.keys().any(|n| n == name)
+    } else {
+        headers.contains_key(name)
+    }
+}
 
 /// Whether these headers (and HTTP version) end the connection after this exchange: HTTP/1.0
 /// closes unless `Connection: keep-alive`, HTTP/1.1 stays open unless `Connection: close`.
@@ -58,6 +82,38 @@ pub fn write_title_case(out: &mut Vec<u8>, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanned_lookups_agree_with_the_maps_own_in_small_and_large_maps() {
+        let names = [
+            header::USER_AGENT,
+            header::RANGE,
+            HeaderName::from_static("x-custom"),
+        ];
+        for others in [0, 3, SCAN_UP_TO - 1, SCAN_UP_TO, SCAN_UP_TO + 4] {
+            let mut headers = HeaderMap::new();
+            for i in 0..others {
+                let name = HeaderName::from_bytes(format!("x-other-{i}").as_bytes()).unwrap();
+                headers.append(name, "o".parse().unwrap());
+            }
+            for name in &names {
+                assert!(!has_header(&headers, name));
+                assert_eq!(first_value(&headers, name), None);
+            }
+            headers.append(header::USER_AGENT, "first".parse().unwrap());
+            headers.append(HeaderName::from_static("x-custom"), "c".parse().unwrap());
+            headers.append(header::USER_AGENT, "second".parse().unwrap());
+            for name in &names {
+                assert_eq!(has_header(&headers, name), headers.contains_key(name));
+                assert_eq!(
+                    first_value(&headers, name),
+                    headers.get(name),
+                    "{others} {name}"
+                );
+            }
+            assert_eq!(first_value(&headers, &header::USER_AGENT).unwrap(), "first");
+        }
+    }
 
     #[test]
     fn header_names_go_out_in_canonical_case() {

@@ -178,21 +178,10 @@ pub fn parse(v: &Map<String, Value>, path: &str, w: &mut Walker) -> ClientIpPoli
     }
 }
 
-/// A request with at most this many header names is searched by scanning them: for the few
-/// headers of a usual request that is cheaper than hashing a custom name (the forwarded
-/// headers are custom ones) for a lookup.
-const SCAN_UP_TO: usize = 8;
-
-/// The first value of `name`, as `HeaderMap::get` gives it.
+/// The first value of `name` as text (the forwarded headers are custom names, which a
+/// lookup hashes byte by byte; a small request's names are scanned instead).
 fn first_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    let value = if headers.keys_len() <= SCAN_UP_TO {
-        // Names come in insertion order, each name's values in order: the first match is
-        // the first value.
-        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    } else {
-        headers.get(name)
-    };
-    value.and_then(|v| v.to_str().ok())
+    crate::http1::first_value(headers, name).and_then(|v| v.to_str().ok())
 }
 
 /// IPv4-mapped IPv6 addresses are IPv4 ones, as Go's `To4` makes them.
@@ -247,6 +236,7 @@ mod tests {
 
     #[test]
     fn the_first_value_is_the_one_a_lookup_gives_in_small_and_large_maps() {
+        use crate::http1::SCAN_UP_TO;
         let xff = HeaderName::from_static("x-forwarded-for");
         for others in [0, 3, SCAN_UP_TO, SCAN_UP_TO + 5] {
             let mut headers = HeaderMap::new();
