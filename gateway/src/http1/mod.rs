@@ -26,11 +26,7 @@ pub fn first_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a 
 
 /// Whether `headers` has `name`, as `HeaderMap::contains_key` tells (scanned in a small map).
 pub fn has_header(headers: &HeaderMap, name: &HeaderName) -> bool {
-    if headers.keys_len() <= SCAN_UP_TO {
-        headers.keys().any(|n| n == name)
-    } else {
-        headers.contains_key(name)
-    }
+    first_value(headers, name).is_some()
 }
 
 /// Whether these headers (and HTTP version) end the connection after this exchange: HTTP/1.0
