@@ -252,7 +252,7 @@ impl Endpoint {
                 Box::pin(std::future::ready(response))
             }
             Begun::Called { call, accept } => Box::pin(async move {
-                let outcome = match tokio::time::timeout(this.timeout, call).await {
+                let outcome = match crate::timeout::within(this.timeout, call).await {
                     Ok(o) => o,
                     Err(_) => Outcome::err(ProxyError::Timeout),
                 };

@@ -30,6 +30,7 @@ pub mod router;
 pub mod runtime;
 pub mod security;
 pub mod server;
+pub mod timeout;
 pub mod tls;
 pub mod validation;
 pub mod watch;
