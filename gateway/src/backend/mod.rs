@@ -133,10 +133,13 @@ impl BackendProxy {
 
 impl Proxy for BackendProxy {
     fn call(&self, request: Request) -> ProxyFuture {
+        // The box is taken first so that the call's future (about 2 KB) is made in it
+        // rather than on the stack and then copied.
+        let slot = Box::new_uninit();
         let inner = self.inner.clone();
         // Built before the future is made, which then holds the smaller backend request.
         let out = inner.build(request);
-        Box::pin(async move {
+        let call = Box::write(slot, async move {
             let result = if inner.concurrent_calls > 1 {
                 let calls = (0..inner.concurrent_calls).map(|_| {
                     let (inner, mut out) = (&inner, out.clone());
@@ -151,7 +154,8 @@ impl Proxy for BackendProxy {
                 Ok(r) => Outcome::ok(r),
                 Err(e) => Outcome::err(e),
             }
-        })
+        });
+        Box::into_pin(call)
     }
 }
 

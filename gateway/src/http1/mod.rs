@@ -15,10 +15,10 @@ pub const SCAN_UP_TO: usize = 8;
 
 /// The first value of `name`, as `HeaderMap::get` gives it (scanned in a small map).
 pub fn first_value<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
-    if headers.keys_len() <= SCAN_UP_TO {
-        // Names come in insertion order, each name's values in order: the first match is
-        // the first value.
-        headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    // Most lookups are for a name the message lacks: scanning the names (not the values)
+    // says so without hashing; a name that is there is then looked up as usual.
+    if headers.keys_len() <= SCAN_UP_TO && !headers.keys().any(|n| n == name) {
+        None
     } else {
         headers.get(name)
     }
