@@ -25,6 +25,10 @@ pub const COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed")
 /// `X-Krakend`.
 pub const KRAKEND: HeaderName = HeaderName::from_static("x-krakend");
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_VIA: HeaderName = HeaderName::from_static("x-forwarded-via");
+
 /// Which client headers reach the backends.
 #[derive(Debug, Clone)]
 enum HeaderPass {
@@ -80,6 +84,9 @@ pub struct Endpoint {
     cache_control: Option<HeaderValue>,
     output: OutputEncoding,
     headers: HeaderPass,
+    /// Whether a client header can share a name with one the gateway sets
+    /// (`X-Forwarded-For`, `X-Forwarded-Host`, `User-Agent`, `X-Forwarded-Via`).
+    passes_gateway_headers: bool,
     query: QueryPass,
     return_error_msg: bool,
     version: HeaderValue,
@@ -133,6 +140,18 @@ impl Endpoint {
                 })
                 .flatten(),
             output: cfg.output_encoding,
+            passes_gateway_headers: match &headers {
+                HeaderPass::All => true,
+                HeaderPass::Only(names) => names.iter().any(|n| {
+                    [
+                        X_FORWARDED_FOR,
+                        X_FORWARDED_HOST,
+                        X_FORWARDED_VIA,
+                        header::USER_AGENT,
+                    ]
+                    .contains(n)
+                }),
+            },
             headers,
             query,
             return_error_msg,
@@ -175,18 +194,27 @@ impl Endpoint {
                 }
             }
         }
+        // The gateway's own headers replace passed ones of the same name; when none of
+        // their names can have been passed, they are appended (no lookup to replace).
+        let passes_ours = self.passes_gateway_headers;
+        let mut set = |name: HeaderName, value: HeaderValue| {
+            if passes_ours {
+                headers.insert(name, value);
+            } else {
+                headers.append(name, value);
+            }
+        };
         // The strings become the values' bytes without a copy.
         if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.client_ip)) {
-            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+            set(X_FORWARDED_FOR, v);
         }
         if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.host)) {
-            headers.insert(HeaderName::from_static("x-forwarded-host"), v);
+            set(X_FORWARDED_HOST, v);
         }
-        if crate::http1::has_header(&headers, &header::USER_AGENT) {
-            headers.insert(
-                HeaderName::from_static("x-forwarded-via"),
-                self.user_agent.clone(),
-            );
+        if !passes_ours {
+            headers.append(header::USER_AGENT, self.user_agent.clone());
+        } else if crate::http1::has_header(&headers, &header::USER_AGENT) {
+            headers.insert(X_FORWARDED_VIA, self.user_agent.clone());
         } else {
             headers.insert(header::USER_AGENT, self.user_agent.clone());
         }
@@ -490,6 +518,69 @@ mod tests {
             v,
             json!({"headers":["content-type","user-agent","x-forwarded-for","x-forwarded-host"],"query":["a"],"id":"7"})
         );
+    }
+
+    /// The gateway's own headers, as each input-header choice leaves them: they replace a
+    /// client header of the same name, never sit beside it.
+    #[tokio::test]
+    async fn the_gateways_headers_replace_passed_ones() {
+        let probe = from_fn(|r: Request| async move {
+            let mut pairs: Vec<String> = r
+                .headers
+                .iter()
+                .filter(|(n, _)| n.as_str().starts_with("x-forwarded") || *n == header::USER_AGENT)
+                .map(|(n, v)| format!("{n}={}", v.to_str().unwrap()))
+                .collect();
+            pairs.sort();
+            Outcome::ok(data(json!({ "headers": pairs })))
+        });
+        let mut asked = client();
+        for (name, value) in [
+            ("x-forwarded-for", "10.0.0.9"),
+            ("x-forwarded-host", "spoofed"),
+            ("user-agent", "own-agent/1.0"),
+        ] {
+            asked.headers.insert(name, HeaderValue::from_static(value));
+        }
+        let ours = |extra: &[&str]| {
+            let mut all = vec![
+                "x-forwarded-for=127.0.0.1".to_string(),
+                "x-forwarded-host=gw:8080".to_string(),
+            ];
+            all.extend(extra.iter().map(|s| s.to_string()));
+            all.sort();
+            json!({ "headers": all })
+        };
+        let cases = [
+            (vec![], ours(&["user-agent=KrakenD Version 2.13.8"])),
+            (
+                vec!["*"],
+                ours(&[
+                    "user-agent=own-agent/1.0",
+                    "x-forwarded-via=KrakenD Version 2.13.8",
+                ]),
+            ),
+            (
+                vec!["X-Forwarded-For", "User-Agent"],
+                ours(&[
+                    "user-agent=own-agent/1.0",
+                    "x-forwarded-via=KrakenD Version 2.13.8",
+                ]),
+            ),
+            (
+                vec!["X-Forwarded-Host"],
+                ours(&["user-agent=KrakenD Version 2.13.8"]),
+            ),
+        ];
+        for (input_headers, want) in cases {
+            let mut c = cfg();
+            c.input_headers = input_headers.iter().map(|s| s.to_string()).collect();
+            let mut request = client();
+            request.headers = asked.headers.clone();
+            let r = endpoint(&c, probe.clone(), false).handle(request).await;
+            let got: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
+            assert_eq!(got, want, "input_headers {input_headers:?}");
+        }
     }
 
     #[tokio::test]
