@@ -45,6 +45,9 @@ struct Inner {
     hosts: Vec<String>,
     /// Each host's scheme and authority, parsed once (see [`origin_of`]).
     origins: Vec<Option<(Scheme, Authority)>>,
+    /// Each parsed host's whole target when the `url_pattern` has no parameter: a request
+    /// without a query string then goes there with no URL built or checked.
+    fixed: Vec<Option<(String, Uri)>>,
     next_host: AtomicUsize,
     template: UrlTemplate,
     method: Method,
@@ -82,11 +85,14 @@ impl BackendProxy {
             .as_ref()
             .filter(|l| !l.iter().any(|q| q == "*"))
             .cloned();
+        let origins: Vec<_> = cfg.hosts.iter().map(|h| origin_of(h)).collect();
+        let fixed = fixed_targets(&cfg.hosts, &origins, &cfg.url_pattern);
         Self {
             inner: Arc::new(Inner {
                 client,
                 hosts: cfg.hosts.clone(),
-                origins: cfg.hosts.iter().map(|h| origin_of(h)).collect(),
+                origins,
+                fixed,
                 next_host: AtomicUsize::new(0),
                 template: cfg.url_pattern.clone(),
                 method: cfg.method.clone(),
@@ -171,6 +177,32 @@ fn origin_of(host: &str) -> Option<(Scheme, Authority)> {
     Some((uri.scheme()?.clone(), uri.authority()?.clone()))
 }
 
+/// Per host, the URL and parsed URI of a `url_pattern` without parameters, when the host
+/// was parsed (see [`origin_of`]); `None` for the others, and for every host when the
+/// pattern has parameters.
+fn fixed_targets(
+    hosts: &[String],
+    origins: &[Option<(Scheme, Authority)>],
+    template: &UrlTemplate,
+) -> Vec<Option<(String, Uri)>> {
+    if template.param_names().next().is_some() {
+        return vec![None; hosts.len()];
+    }
+    let path = template.render(|_| None);
+    hosts
+        .iter()
+        .zip(origins)
+        .map(|(host, origin)| {
+            let (scheme, authority) = origin.clone()?;
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(scheme);
+            parts.authority = Some(authority);
+            parts.path_and_query = Some(PathAndQuery::from_maybe_shared(path.clone()).ok()?);
+            Some((format!("{host}{path}"), Uri::from_parts(parts).ok()?))
+        })
+        .collect()
+}
+
 /// `?a=1&b=2` in Go's `url.Values.Encode` form (keys sorted).
 pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
@@ -208,6 +240,12 @@ impl Inner {
     /// [`Inner::target`]'s URL, and that URL already parsed when the host was: the
     /// request's path and query are then the only part of it to check.
     fn target_and_uri(&self, request: &Request, host: usize) -> (String, Option<Uri>) {
+        if request.query.is_empty() {
+            let i = host % self.hosts.len().max(1);
+            if let Some(Some((url, uri))) = self.fixed.get(i) {
+                return (url.clone(), Some(uri.clone()));
+            }
+        }
         let located = self.locate(request, host);
         (
             located.url,
@@ -486,6 +524,61 @@ mod tests {
             }
         }
         assert_eq!(built, 3);
+    }
+
+    #[test]
+    fn a_pattern_without_parameters_keeps_its_targets_ready() {
+        use crate::config::{parse_str, Format};
+        let cfg = parse_str(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a","input_query_strings":["*"],
+            "backend":[{"host":["http://h:8080","https://h2","http://h3/base"],
+            "url_pattern":"/x/y?fixed=1"}]}]}"#,
+            Format::Json,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap();
+        let backend = BackendProxy::new(&cfg.endpoints[0].backends[0], HttpClient::default(), 1);
+        let inner = &backend.inner;
+        assert!(inner.fixed[0].is_some() && inner.fixed[1].is_some());
+        assert!(
+            inner.fixed[2].is_none(),
+            "a host with a path is parsed whole"
+        );
+        let mut request = crate::proxy::testing::request();
+        request.query.clear();
+        // Round robin past the end of the list, as the calls do.
+        for host in 0..6 {
+            let ready = inner.target_and_uri(&request, host);
+            let located = inner.locate(&request, host);
+            let built = inner.uri_on(located.host, located.path_and_query);
+            assert_eq!(ready, (located.url, built), "host {host}");
+        }
+        assert_eq!(
+            inner.target_and_uri(&request, 1),
+            (
+                "https://h2/x/y?fixed=1".to_string(),
+                Some("https://h2/x/y?fixed=1".parse().unwrap())
+            )
+        );
+        // A query string still makes its own URL.
+        request.query.insert("q".into(), vec!["1".into()]);
+        let (url, uri) = inner.target_and_uri(&request, 0);
+        assert_eq!(url, "http://h:8080/x/y?fixed=1&q=1");
+        assert_eq!(uri.unwrap(), "http://h:8080/x/y?fixed=1&q=1");
+
+        let with_param = parse_str(
+            r#"{"version":3,"endpoints":[{"endpoint":"/a/{id}",
+            "backend":[{"host":["http://h:8080"],"url_pattern":"/x/{id}"}]}]}"#,
+            Format::Json,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap();
+        let backend = BackendProxy::new(
+            &with_param.endpoints[0].backends[0],
+            HttpClient::default(),
+            1,
+        );
+        assert!(backend.inner.fixed.iter().all(Option::is_none));
     }
 
     #[test]
