@@ -63,21 +63,105 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// Appends a header name in Go's canonical case: `x-forwarded-for` -> `X-Forwarded-For`.
+/// Names come lower case (as `HeaderName` keeps them); the first letter and each letter
+/// after a `-` are raised, eight bytes at a time.
 pub fn write_title_case(out: &mut Vec<u8>, name: &str) {
     let start = out.len();
     out.extend_from_slice(name.as_bytes());
-    let mut upper = true;
-    for b in &mut out[start..] {
-        if upper {
+    let mut raise_next = true;
+    let mut words = out[start..].chunks_exact_mut(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes((&*word).try_into().expect("chunks of eight"));
+        let dashes = bytes_equal(w, b'-');
+        // A byte is raised after a dash, the word's first after the previous word's last.
+        let starts = (dashes << 8) | if raise_next { 0x80 } else { 0 };
+        let raised = w - ((starts & lower_letters(w)) >> 2);
+        word.copy_from_slice(&raised.to_le_bytes());
+        raise_next = dashes >> 56 != 0;
+    }
+    for b in words.into_remainder() {
+        if raise_next {
             b.make_ascii_uppercase();
         }
-        upper = *b == b'-';
+        raise_next = *b == b'-';
     }
+}
+
+/// The high bit of each byte of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+/// The low seven bits of each byte of a word.
+const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit set in each byte of `w` that equals `b`, and in no other.
+fn bytes_equal(w: u64, b: u8) -> u64 {
+    let x = w ^ (u64::from(b) * 0x0101_0101_0101_0101);
+    // A byte is non-zero when its high bit or any low bit is set; no carry crosses bytes.
+    !(((x & LOW) + LOW) | x) & HIGH
+}
+
+/// The high bit set in each byte of `w` that is an ASCII lower-case letter.
+fn lower_letters(w: u64) -> u64 {
+    let low = w & LOW;
+    let at_least_a = low + (0x80 - u64::from(b'a')) * 0x0101_0101_0101_0101;
+    let above_z = low + (0x7f - u64::from(b'z')) * 0x0101_0101_0101_0101;
+    at_least_a & !above_z & !w & HIGH
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-by-byte rule the word-at-a-time one must match.
+    fn title_case_slowly(name: &str) -> String {
+        let mut raise = true;
+        name.bytes()
+            .map(|b| {
+                let out = if raise { b.to_ascii_uppercase() } else { b };
+                raise = b == b'-';
+                out as char
+            })
+            .collect()
+    }
+
+    #[test]
+    fn title_case_matches_the_byte_rule_at_every_length_and_position() {
+        // Every token byte a header name may hold, dashes at and across word edges.
+        let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789-!#$%&'*+.^_`|~";
+        let mut names: Vec<String> = vec![
+            String::new(),
+            "-".into(),
+            "--".into(),
+            "x-forwarded-for".into(),
+            "content-security-policy-report-only".into(),
+            "abcdefg-h".into(),
+            "abcdefgh-i".into(),
+            "abcdefg--hijklmn-o".into(),
+            "`a{z".replace('{', "-"),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..40 {
+            for _ in 0..50 {
+                let name = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize] as char
+                    })
+                    .collect();
+                names.push(name);
+            }
+        }
+        for name in names {
+            let mut out = b"prefix:".to_vec();
+            write_title_case(&mut out, &name);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("prefix:{}", title_case_slowly(&name)),
+                "{name:?}"
+            );
+        }
+    }
 
     #[test]
     fn scanned_lookups_agree_with_the_maps_own_in_small_and_large_maps() {
