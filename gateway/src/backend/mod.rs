@@ -144,7 +144,7 @@ impl Proxy for BackendProxy {
         let slot = Box::new_uninit();
         let inner = self.inner.clone();
         // Built before the future is made, which then holds the smaller backend request.
-        let out = inner.build(request);
+        let mut out = inner.build(request);
         let call = Box::write(slot, async move {
             let result = if inner.concurrent_calls > 1 {
                 let calls = (0..inner.concurrent_calls).map(|_| {
@@ -153,7 +153,7 @@ impl Proxy for BackendProxy {
                 });
                 select_ok(calls).await.map(|(r, _)| r)
             } else {
-                let mut out = out;
+                // The request is used where the future holds it, not moved out first.
                 inner.execute(&mut out).await
             };
             match result {
