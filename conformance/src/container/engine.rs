@@ -374,6 +374,9 @@ impl Engine {
     }
 
     async fn attach_start_wait(&self, name: &str) -> Result<RunOutput, ContainerError> {
+        // Attached before the start, the stream carries all of the output. No `logs` replay:
+        // dockerd may send a line written while it switches from replay to stream twice
+        // (seen once: the shim's one error line came back doubled).
         let attach = self
             .docker
             .attach_container(
@@ -381,7 +384,7 @@ impl Engine {
                 Some(
                     AttachContainerOptionsBuilder::default()
                         .stream(true)
-                        .logs(true)
+                        .logs(false)
                         .stdout(true)
                         .stderr(true)
                         .build(),
