@@ -134,16 +134,27 @@ mod tests {
         assert_eq!(got, Ok(7));
     }
 
+    /// A call that sleeps `ms`, under a deadline of `limit_ms`.
+    async fn sleep_within(limit_ms: u64, ms: u64) -> Result<(), Elapsed> {
+        let call = tokio::time::sleep(Duration::from_millis(ms));
+        within(Duration::from_millis(limit_ms), call).await
+    }
+
+    /// How long a call that never ends runs under a deadline of `limit_ms` (it is cut off).
+    async fn cut_off_after(limit_ms: u64) -> Duration {
+        let started = Instant::now();
+        let call = std::future::pending::<()>();
+        assert_eq!(
+            within(Duration::from_millis(limit_ms), call).await,
+            Err(Elapsed)
+        );
+        started.elapsed()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_call_past_its_deadline_is_cut_off() {
-        let started = Instant::now();
-        let got = within(
-            Duration::from_millis(200),
-            tokio::time::sleep(Duration::from_secs(5)),
-        )
-        .await;
-        assert_eq!(got, Err(Elapsed));
-        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        assert_eq!(sleep_within(200, 5_000).await, Err(Elapsed));
+        assert_eq!(cut_off_after(200).await, Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]
@@ -155,49 +166,26 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn timers_are_reused_and_keep_each_calls_deadline() {
         // A long deadline first, so that the reused timer is moved both ways.
-        let slow = within(
-            Duration::from_secs(60),
-            tokio::time::sleep(Duration::from_millis(1)),
-        );
-        assert_eq!(slow.await, Ok(()));
+        assert_eq!(sleep_within(60_000, 1).await, Ok(()));
         assert_eq!(idle_timers(), 1);
 
         // An earlier deadline than the timer's last one: filed again, and it fires.
-        let started = Instant::now();
-        let cut = within(
-            Duration::from_millis(100),
-            tokio::time::sleep(Duration::from_secs(5)),
-        )
-        .await;
-        assert_eq!(cut, Err(Elapsed));
-        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        assert_eq!(cut_off_after(100).await, Duration::from_millis(100));
         assert_eq!(idle_timers(), 1, "the same timer went back");
 
         // A fired timer set later again, and moved forward many times without firing.
         for _ in 0..50 {
-            let ok = within(
-                Duration::from_millis(300),
-                tokio::time::sleep(Duration::from_millis(20)),
-            );
-            assert_eq!(ok.await, Ok(()));
+            assert_eq!(sleep_within(300, 20).await, Ok(()));
         }
         assert_eq!(idle_timers(), 1);
 
         // Still a working deadline after all that moving.
-        let started = Instant::now();
-        let cut = within(Duration::from_millis(300), std::future::pending::<()>()).await;
-        assert_eq!(cut, Err(Elapsed));
-        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        assert_eq!(cut_off_after(300).await, Duration::from_millis(300));
     }
 
     #[tokio::test(start_paused = true)]
     async fn calls_at_once_take_a_timer_each() {
-        let calls = (0..10u64).map(|i| {
-            within(
-                Duration::from_millis(100),
-                tokio::time::sleep(Duration::from_millis(10 + i * 20)),
-            )
-        });
+        let calls = (0..10u64).map(|i| sleep_within(100, 10 + i * 20));
         let results = futures_util::future::join_all(calls).await;
         let in_time = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(
@@ -209,25 +197,19 @@ mod tests {
 
     #[test]
     fn a_new_runtime_does_not_use_an_old_runtimes_timers() {
-        let call = || async {
-            within(
-                Duration::from_millis(50),
-                tokio::time::sleep(Duration::from_secs(5)),
-            )
-            .await
+        let call = || sleep_within(50, 5_000);
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap()
         };
-        let first = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let first = runtime();
         assert_eq!(first.block_on(call()), Err(Elapsed));
         assert_eq!(idle_timers(), 1);
         drop(first);
 
-        let second = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
+        let second = runtime();
         // An old runtime's timer would panic (shut down) or never fire.
         assert_eq!(second.block_on(call()), Err(Elapsed));
         assert_eq!(idle_timers(), 1);

@@ -193,14 +193,20 @@ fn fixed_targets(
         .iter()
         .zip(origins)
         .map(|(host, origin)| {
-            let (scheme, authority) = origin.clone()?;
-            let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(scheme);
-            parts.authority = Some(authority);
-            parts.path_and_query = Some(PathAndQuery::from_maybe_shared(path.clone()).ok()?);
-            Some((format!("{host}{path}"), Uri::from_parts(parts).ok()?))
+            let uri = uri_of(origin.as_ref()?, path.clone())?;
+            Some((format!("{host}{path}"), uri))
         })
         .collect()
+}
+
+/// The URI of `path_and_query` on a parsed host's scheme and authority.
+fn uri_of((scheme, authority): &(Scheme, Authority), path_and_query: String) -> Option<Uri> {
+    let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).ok()?;
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme.clone());
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).ok()
 }
 
 /// `?a=1&b=2` in Go's `url.Values.Encode` form (keys sorted).
@@ -293,13 +299,7 @@ impl Inner {
     /// The URI of `path_and_query` on host number `host`, from the host's parsed scheme and
     /// authority; `None` when the host was not parsed (see [`origin_of`]).
     fn uri_on(&self, host: usize, path_and_query: String) -> Option<Uri> {
-        let (scheme, authority) = self.origins.get(host).cloned().flatten()?;
-        let path_and_query = PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).ok()?;
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(scheme);
-        parts.authority = Some(authority);
-        parts.path_and_query = Some(path_and_query);
-        Uri::from_parts(parts).ok()
+        uri_of(self.origins.get(host)?.as_ref()?, path_and_query)
     }
 
     /// The backend request for `request`, which gives up its headers and body to it.
