@@ -16,8 +16,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::h1::{OutgoingBody, PreparedRequest, RequestHead};
-use super::pool::{ConnectionPool, PoolLimits, PooledBody};
+use super::h1::{HeadWriter, OutgoingBody, PreparedRequest, ResponseHead};
+use super::pool::{ConnectionPool, PoolError, PoolLimits, PooledBody};
 use crate::config::transport::TransportSettings;
 use crate::config::ClientTlsConfig;
 use crate::error::ProxyError;
@@ -217,27 +217,22 @@ impl HttpClient {
         })
     }
 
-    /// One exchange: resolves when the response head has arrived, within
-    /// `response_header_timeout` when set. A replayable request that met a connection the
-    /// backend had just closed is prepared and sent once more on a new one, as Go does.
-    async fn exchange(
+    /// One exchange of the request `prepare` makes: resolves when the response head has
+    /// arrived (as it came), within `response_header_timeout` when set. A replayable request
+    /// that met a connection the backend had just closed is prepared (`prepare` is called
+    /// again) and sent once more on a new one, as Go does. `method` and `url` name the
+    /// request in errors.
+    pub async fn exchange_with(
         &self,
-        out: &Outgoing,
-        attempt: &Attempt,
-    ) -> Result<http::Response<PooledBody>, ProxyError> {
-        let transport_error = |detail: String| {
-            ProxyError::Transport(format!("{} {:?}: {detail}", go_op(&out.method), out.url))
-        };
-        let Some(uri) = out.uri.as_ref() else {
-            return Err(transport_error("no parsed URL".into()));
-        };
-        let replayable = matches!(
-            out.method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-        ) && matches!(out.mode, BodyMode::None | BodyMode::Empty);
+        uri: &Uri,
+        method: &Method,
+        url: &str,
+        replayable: bool,
+        prepare: impl Fn() -> PreparedRequest,
+    ) -> Result<(ResponseHead, PooledBody), ProxyError> {
         let mut replayed = false;
         loop {
-            let pending = self.pool.send(uri, attempt.prepare(out, uri));
+            let pending = self.pool.send(uri, prepare());
             let result = match self.response_header_timeout {
                 None => pending.await,
                 // Boxed: the exchange's future stays stored once in this one.
@@ -246,6 +241,8 @@ impl HttpClient {
                     // Go's wording for `ResponseHeaderTimeout`.
                     Err(_) => {
                         return Err(transport_error(
+                            method,
+                            url,
                             "net/http: timeout awaiting response headers".into(),
                         ))
                     }
@@ -253,22 +250,69 @@ impl HttpClient {
             };
             match result {
                 Err(e) if e.is_stale_connection() && replayable && !replayed => replayed = true,
-                other => return other.map_err(|e| transport_error(error_chain(&e))),
+                Err(e) => return Err(transport_error(method, url, error_chain(&e))),
+                Ok(answer) => return Ok(answer),
             }
         }
+    }
+
+    /// The first try of a request: no redirect yet; `Connection: close` with
+    /// `disable_keep_alives`. [`HttpClient::asks_for_gzip`] then sets its `decompress`.
+    pub fn first_attempt(&self) -> Attempt {
+        Attempt {
+            strip_credentials: false,
+            referer: None,
+            decompress: false,
+            close: self.close_connections,
+        }
+    }
+
+    /// Whether the gateway asks for gzip itself (and so must undo it), as Go's transport
+    /// does: compression is on, and the request names no `Accept-Encoding` or `Range` and is
+    /// not a HEAD.
+    pub fn asks_for_gzip(
+        &self,
+        method: &Method,
+        has_accept_encoding: bool,
+        has_range: bool,
+    ) -> bool {
+        self.request_gzip && !has_accept_encoding && !has_range && method != Method::HEAD
     }
 
     /// Sends a request, following up to 10 redirects as Go's client does. `out` is used in
     /// place: a redirect changes it as Go's client changes its request, and its URL is taken
     /// into the [`Received`] it resolves with.
     pub async fn send(&self, out: &mut Outgoing) -> Result<Received, ProxyError> {
-        let mut attempt = Attempt {
-            strip_credentials: false,
-            referer: None,
-            decompress: false,
-            close: self.close_connections,
-        };
-        let mut redirects = 0;
+        self.send_with(out, self.first_attempt(), 0).await
+    }
+
+    /// Goes on from the answer to a first try that was made elsewhere (as `out` and
+    /// `attempt` describe it): the answer itself, or the redirects it starts, followed as
+    /// [`HttpClient::send`] follows them.
+    pub async fn send_after(
+        &self,
+        out: &mut Outgoing,
+        mut attempt: Attempt,
+        first: http::Response<PooledBody>,
+    ) -> Result<Received, ProxyError> {
+        if !self.redirect(out, &mut attempt, &first, 0)? {
+            return Ok(Received {
+                response: first,
+                url: std::mem::take(&mut out.url),
+                decompress: attempt.decompress,
+            });
+        }
+        drop(first);
+        Box::pin(self.send_with(out, attempt, 1)).await
+    }
+
+    /// [`HttpClient::send`] with this try's settings, `redirects` already followed.
+    async fn send_with(
+        &self,
+        out: &mut Outgoing,
+        mut attempt: Attempt,
+        mut redirects: usize,
+    ) -> Result<Received, ProxyError> {
         loop {
             let uri = match out.uri.take() {
                 Some(uri) => uri,
@@ -285,76 +329,126 @@ impl HttpClient {
                     uri.scheme_str().unwrap_or("")
                 )));
             }
+            attempt.decompress = self.asks_for_gzip(
+                &out.method,
+                has_header(&out.headers, &header::ACCEPT_ENCODING),
+                has_header(&out.headers, &header::RANGE),
+            );
             // Kept in the request, where the exchange borrows it.
             out.uri = Some(uri);
-            attempt.decompress = self.request_gzip
-                && !has_header(&out.headers, &header::ACCEPT_ENCODING)
-                && !has_header(&out.headers, &header::RANGE)
-                && out.method != Method::HEAD;
-            let response = self.exchange(out, &attempt).await?;
-            let status = response.status();
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_string);
-            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
-            let keeps_body = matches!(
-                status,
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-            );
-            // Go cannot replay a streamed body, so it hands back such a redirect itself.
-            let unreplayable = keeps_body
-                && matches!(out.mode, BodyMode::Sized | BodyMode::Chunked)
-                && !out.body.is_empty();
-            let location = match location {
-                Some(location) if redirect && !unreplayable => location,
-                _ => {
-                    return Ok(Received {
-                        response,
-                        url: std::mem::take(&mut out.url),
-                        decompress: attempt.decompress,
-                    })
+            let uri = out.uri.as_ref().expect("kept just above");
+            let replayable = is_replayable(&out.method, out.mode);
+            let (head, body) = self
+                .exchange_with(uri, &out.method, &out.url, replayable, || {
+                    attempt.prepare(out, uri)
+                })
+                .await?;
+            let response = match head.into_response() {
+                Ok(head) => head.map(|()| body),
+                Err(e) => {
+                    let detail = error_chain(&PoolError::from(e));
+                    return Err(transport_error(&out.method, &out.url, detail));
                 }
             };
+            if !self.redirect(out, &mut attempt, &response, redirects)? {
+                return Ok(Received {
+                    response,
+                    url: std::mem::take(&mut out.url),
+                    decompress: attempt.decompress,
+                });
+            }
             redirects += 1;
-            if redirects > MAX_REDIRECTS {
-                return Err(ProxyError::Transport(format!(
-                    "{} {:?}: stopped after 10 redirects",
-                    go_op(&out.method),
-                    location
-                )));
-            }
-            let Some(uri) = out.uri.take() else {
-                unreachable!("the URI was kept in the request above");
-            };
-            let next = resolve(&uri, &location);
-            if !keeps_body {
-                if out.method != Method::GET && out.method != Method::HEAD {
-                    out.method = Method::GET;
-                }
-                out.mode = BodyMode::None;
-                out.body = Bytes::new();
-            }
-            let next_uri: Option<Uri> = next.parse().ok();
-            attempt.strip_credentials =
-                next_uri.as_ref().and_then(Uri::authority) != uri.authority();
-            attempt.referer = HeaderValue::from_str(&strip_userinfo(&out.url)).ok();
-            out.url = next;
-            out.uri = next_uri;
         }
     }
+
+    /// When `response` is a redirect Go's client follows, turns `out` and `attempt` into the
+    /// next hop's as Go does, and says so; an error past 10 redirects.
+    fn redirect(
+        &self,
+        out: &mut Outgoing,
+        attempt: &mut Attempt,
+        response: &http::Response<PooledBody>,
+        redirects: usize,
+    ) -> Result<bool, ProxyError> {
+        let status = response.status();
+        if !follows(status, out.mode, !out.body.is_empty()) {
+            return Ok(false);
+        }
+        let Some(location) = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+        else {
+            return Ok(false);
+        };
+        if redirects + 1 > MAX_REDIRECTS {
+            return Err(ProxyError::Transport(format!(
+                "{} {:?}: stopped after 10 redirects",
+                go_op(&out.method),
+                location
+            )));
+        }
+        let Some(uri) = out.uri.take() else {
+            unreachable!("the URI is kept in the request while it is sent");
+        };
+        let next = resolve(&uri, location);
+        let keeps_body = matches!(
+            status,
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+        );
+        if !keeps_body {
+            if out.method != Method::GET && out.method != Method::HEAD {
+                out.method = Method::GET;
+            }
+            out.mode = BodyMode::None;
+            out.body = Bytes::new();
+        }
+        let next_uri: Option<Uri> = next.parse().ok();
+        attempt.strip_credentials = next_uri.as_ref().and_then(Uri::authority) != uri.authority();
+        attempt.referer = HeaderValue::from_str(&strip_userinfo(&out.url)).ok();
+        out.url = next;
+        out.uri = next_uri;
+        Ok(true)
+    }
+}
+
+/// Whether a response with `status` is a redirect Go's client follows (given a `Location`):
+/// 301, 302, 303, 307 and 308, but not a 307 or 308 for a request whose body it could not
+/// replay (`mode` sized or chunked with bytes), which it hands back as it is.
+pub fn follows(status: StatusCode, mode: BodyMode, has_body_bytes: bool) -> bool {
+    let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+    let keeps_body = matches!(
+        status,
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+    );
+    let unreplayable =
+        keeps_body && matches!(mode, BodyMode::Sized | BodyMode::Chunked) && has_body_bytes;
+    redirect && !unreplayable
+}
+
+/// Whether Go's transport sends a request once more after a stale connection: idempotent
+/// methods without a body.
+pub fn is_replayable(method: &Method, mode: BodyMode) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) && matches!(mode, BodyMode::None | BodyMode::Empty)
+}
+
+/// A transport error as Go's client words it: `Get "http://...": detail`.
+fn transport_error(method: &Method, url: &str, detail: String) -> ProxyError {
+    ProxyError::Transport(format!("{} {url:?}: {detail}", go_op(method)))
 }
 
 /// What one hop of a send changes of the request's own headers. The headers themselves are
 /// kept as they are for redirects and replays, and encoded straight from there.
-struct Attempt {
+pub struct Attempt {
     /// A redirect to another host: credentials are not sent there.
     strip_credentials: bool,
     /// The `Referer` a redirect sets.
     referer: Option<HeaderValue>,
     /// `Accept-Encoding: gzip` is added (and undone on the response).
-    decompress: bool,
+    pub decompress: bool,
     /// `Connection: close` is added (`disable_keep_alives`).
     close: bool,
 }
@@ -363,52 +457,45 @@ impl Attempt {
     /// The wire request for `out` to `uri`, made afresh for each try so that nothing of it
     /// is kept across the exchange.
     fn prepare(&self, out: &Outgoing, uri: &Uri) -> PreparedRequest {
-        let mut skip: [HeaderName; 5] = std::array::from_fn(|_| header::HOST);
-        let mut skipped = 0;
-        let mut extra: [(HeaderName, HeaderValue); 3] =
-            std::array::from_fn(|_| (header::ACCEPT_ENCODING, HeaderValue::from_static("")));
-        let mut added = 0;
-        let mut add = |name: HeaderName, value: HeaderValue| {
-            extra[added] = (name, value);
-            added += 1;
-        };
-        if self.strip_credentials {
-            for name in [
-                header::AUTHORIZATION,
-                header::WWW_AUTHENTICATE,
-                header::COOKIE,
-            ] {
-                skip[skipped] = name;
-                skipped += 1;
-            }
-        }
-        if let Some(v) = &self.referer {
-            skip[skipped] = header::REFERER;
-            skipped += 1;
-            add(header::REFERER, v.clone());
-        }
-        if self.decompress {
-            add(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        if self.close {
-            skip[skipped] = header::CONNECTION;
-            skipped += 1;
-            add(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        let head = RequestHead {
-            method: &out.method,
-            uri,
-            headers: &out.headers,
-            skip: &skip[..skipped],
-            extra: &extra[..added],
-        };
         let body = match out.mode {
             BodyMode::None => OutgoingBody::None,
             BodyMode::Empty => OutgoingBody::Sized(Bytes::new()),
             BodyMode::Sized => OutgoingBody::Sized(out.body.clone()),
             BodyMode::Chunked => OutgoingBody::Chunked(out.body.clone()),
         };
-        PreparedRequest::new(&head, body)
+        let mut head = HeadWriter::new(&out.method, uri, &body, out.headers.len());
+        for (name, value) in &out.headers {
+            if !self.skips(name) {
+                head.field(name, value.as_bytes());
+            }
+        }
+        self.add_fields(&mut head);
+        head.finish(&out.method, uri, body)
+    }
+
+    /// Whether the request's own `name` field is left out of this try: credentials on a
+    /// redirect to another host, and the fields this try sets itself.
+    pub fn skips(&self, name: &HeaderName) -> bool {
+        (self.strip_credentials
+            && (name == header::AUTHORIZATION
+                || name == header::WWW_AUTHENTICATE
+                || name == header::COOKIE))
+            || (self.referer.is_some() && name == header::REFERER)
+            || (self.close && name == header::CONNECTION)
+    }
+
+    /// Writes the fields this try adds after the request's own: `Referer` on a redirect,
+    /// `Accept-Encoding: gzip`, `Connection: close`.
+    pub fn add_fields(&self, head: &mut HeadWriter) {
+        if let Some(v) = &self.referer {
+            head.field(&header::REFERER, v.as_bytes());
+        }
+        if self.decompress {
+            head.field(&header::ACCEPT_ENCODING, b"gzip");
+        }
+        if self.close {
+            head.field(&header::CONNECTION, b"close");
+        }
     }
 }
 

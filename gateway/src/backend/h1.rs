@@ -22,8 +22,9 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::http1::fields::{RawFields, Span};
 use crate::http1::framing::{self, BodyDecoder, Decoded, Framing};
-use crate::http1::{wants_close, write_title_case};
+use crate::http1::{wants_close_in, write_title_case};
 
 /// The transport under a connection: TCP, or TLS over TCP. Plain TCP is tokio's stream
 /// itself, read and written with no adapter between (hyper's I/O traits, which the TLS
@@ -93,8 +94,6 @@ const READ_CHUNK: usize = 4096;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// Header lines parsed without allocating.
 const INLINE_HEADERS: usize = 64;
-/// Header lines whose positions are noted without allocating.
-const INLINE_SPANS: usize = 16;
 
 /// A request body, held in memory as the gateway's backend requests are.
 #[derive(Debug, Clone, Default)]
@@ -178,7 +177,7 @@ impl H1Connection {
     pub async fn send(
         mut self,
         request: PreparedRequest,
-    ) -> Result<Response<ResponseBody>, H1Error> {
+    ) -> Result<(ResponseHead, ResponseBody), H1Error> {
         let PreparedRequest {
             head,
             body,
@@ -219,7 +218,7 @@ impl H1Connection {
                 }
                 Err(e) => return Err(e),
             };
-            let status = head.response.status();
+            let status = head.status;
             // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
                 interim = true;
@@ -227,10 +226,10 @@ impl H1Connection {
             }
             let framing = framing_of(&method, &head)?;
             close |= closes(&head);
-            break (head.response, framing);
+            break (head, framing);
         };
         close |= matches!(framing, Framing::UntilClose)
-            || response.status() == StatusCode::SWITCHING_PROTOCOLS;
+            || response.status == StatusCode::SWITCHING_PROTOCOLS;
         let decoder = BodyDecoder::new(framing);
         let body = ResponseBody {
             connection: Some(self),
@@ -239,11 +238,11 @@ impl H1Connection {
             done: decoder.is_done(),
             read_size: READ_CHUNK,
         };
-        Ok(response.map(|()| body))
+        Ok((response, body))
     }
 
     /// Reads until a whole response head is buffered and takes it off the buffer.
-    async fn read_head(&mut self) -> Result<ParsedHead, H1Error> {
+    async fn read_head(&mut self) -> Result<ResponseHead, H1Error> {
         loop {
             if !self.read_buf.is_empty() {
                 if let Some(parsed) = parse_head(&mut self.read_buf)? {
@@ -319,66 +318,92 @@ pub struct PreparedRequest {
 impl PreparedRequest {
     /// Encodes `head` with the framing header `body` calls for.
     pub fn new(head: &RequestHead<'_>, body: OutgoingBody) -> Self {
-        let (bytes, close) = encode_head(head, &body);
-        Self {
-            head: bytes,
-            close,
-            method: head.method.clone(),
-            body,
+        let mut writer = HeadWriter::new(head.method, head.uri, &body, head.headers.len());
+        let written = head
+            .headers
+            .iter()
+            .filter(|(name, _)| !head.skip.contains(name))
+            .chain(head.extra.iter().map(|(name, value)| (name, value)));
+        for (name, value) in written {
+            writer.field(name, value.as_bytes());
         }
+        writer.finish(head.method, head.uri, body)
     }
 }
 
-/// The request line (origin-form target) and headers, names in Go's canonical case, `Host`
-/// when the headers have none, and the framing header; also whether a `Connection` header
-/// asks to close.
-fn encode_head(head: &RequestHead<'_>, body: &OutgoingBody) -> (Vec<u8>, bool) {
-    let target = match head.uri.path_and_query().map(PathAndQuery::as_str) {
-        Some(pq) if !pq.is_empty() => pq,
-        _ => "/",
-    };
-    let framed = matches!(body, OutgoingBody::Sized(_) | OutgoingBody::Chunked(_));
-    let mut out = Vec::with_capacity(96 + target.len() + head.headers.len() * 40);
-    out.extend_from_slice(head.method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    let (mut has_host, mut close) = (false, false);
-    let written = head
-        .headers
-        .iter()
-        .filter(|(name, _)| !head.skip.contains(name))
-        .chain(head.extra.iter().map(|(name, value)| (name, value)));
-    for (name, value) in written {
-        if framed && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
-            continue;
+/// A request head being written: the request line (origin-form target), the fields as they
+/// are given, names in Go's canonical case, `Host` when none was given, and the framing
+/// header the body calls for. It also notes whether a `Connection` field asks to close.
+pub struct HeadWriter {
+    out: Vec<u8>,
+    framed: bool,
+    has_host: bool,
+    close: bool,
+}
+
+impl HeadWriter {
+    /// Starts the head of a request to `uri` with `body`, with room for about `fields`
+    /// fields.
+    pub fn new(method: &Method, uri: &Uri, body: &OutgoingBody, fields: usize) -> Self {
+        let target = match uri.path_and_query().map(PathAndQuery::as_str) {
+            Some(pq) if !pq.is_empty() => pq,
+            _ => "/",
+        };
+        let mut out = Vec::with_capacity(96 + target.len() + fields * 40);
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        Self {
+            out,
+            framed: matches!(body, OutgoingBody::Sized(_) | OutgoingBody::Chunked(_)),
+            has_host: false,
+            close: false,
+        }
+    }
+
+    /// Writes one field; a framed body's own framing header replaces any given one.
+    pub fn field(&mut self, name: &HeaderName, value: &[u8]) {
+        if self.framed && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
+            return;
         }
         if name == header::HOST {
-            has_host = true;
+            self.has_host = true;
         } else if name == header::CONNECTION {
-            close |= value
-                .to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+            self.close |= crate::http1::lists_token([value], "close");
         }
-        write_title_case(&mut out, name.as_str());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_title_case(&mut self.out, name.as_str());
+        self.out.extend_from_slice(b": ");
+        self.out.extend_from_slice(value);
+        self.out.extend_from_slice(b"\r\n");
     }
-    if !has_host {
-        write_host(&mut out, head.uri);
-    }
-    match body {
-        OutgoingBody::Sized(bytes) => {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-            out.extend_from_slice(b"\r\n");
+
+    /// Ends the head (`Host` from `uri` when no field gave one, then the body's framing)
+    /// and makes the request.
+    pub fn finish(mut self, method: &Method, uri: &Uri, body: OutgoingBody) -> PreparedRequest {
+        if !self.has_host {
+            write_host(&mut self.out, uri);
         }
-        OutgoingBody::Chunked(_) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-        OutgoingBody::None => {}
+        match &body {
+            OutgoingBody::Sized(bytes) => {
+                self.out.extend_from_slice(b"Content-Length: ");
+                self.out
+                    .extend_from_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+            OutgoingBody::Chunked(_) => self
+                .out
+                .extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            OutgoingBody::None => {}
+        }
+        self.out.extend_from_slice(b"\r\n");
+        PreparedRequest {
+            head: self.out,
+            body,
+            method: method.clone(),
+            close: self.close,
+        }
     }
-    out.extend_from_slice(b"\r\n");
-    (out, close)
 }
 
 /// `Host: ` the URI's host, and its port unless it is the scheme's default. Read straight
@@ -419,7 +444,7 @@ fn write_host(out: &mut Vec<u8>, uri: &Uri) {
 }
 
 /// Parses a buffered response head and splits it off `buf`; `None` while it is incomplete.
-fn parse_head(buf: &mut BytesMut) -> Result<Option<ParsedHead>, H1Error> {
+fn parse_head(buf: &mut BytesMut) -> Result<Option<ResponseHead>, H1Error> {
     // Left uninitialised: httparse writes the headers it finds (no 2 KiB memset per head).
     let mut inline = [const { MaybeUninit::uninit() }; INLINE_HEADERS];
     let mut many;
@@ -443,49 +468,54 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<ParsedHead>, H1Error> {
     } else {
         Version::HTTP_11
     };
-    // Where each name and value lies in the head: header values stay slices of the head's
-    // bytes, as hyper keeps them. Spans of a usual head fit on the stack.
+    // Where each name and value lies in the head: the fields stay slices of the head's
+    // bytes, as hyper keeps them, and no map is built unless a layer asks for one.
     let base = buf.as_ptr() as usize;
     let span = |part: &[u8]| {
         let start = part.as_ptr() as usize - base;
         (start, start + part.len())
     };
-    let mut inline_spans = [((0, 0), (0, 0)); INLINE_SPANS];
-    let mut many_spans = Vec::new();
-    let spans = if parsed.headers.len() <= INLINE_SPANS {
-        &mut inline_spans[..parsed.headers.len()]
-    } else {
-        many_spans.resize(parsed.headers.len(), ((0, 0), (0, 0)));
-        &mut many_spans[..]
-    };
-    for (slot, h) in spans.iter_mut().zip(parsed.headers.iter()) {
-        *slot = (span(h.name.as_bytes()), span(h.value));
-    }
-    let head = buf.split_to(consumed).freeze();
-    // Room for the few headers the gateway adds to a response it passes through.
-    let mut headers = HeaderMap::with_capacity(spans.len() + 4);
     let mut noted = Noted::default();
-    for &((name_start, name_end), (value_start, value_end)) in spans.iter() {
-        let name = HeaderName::from_bytes(&head[name_start..name_end]).map_err(|e| {
-            let text = String::from_utf8_lossy(&head[name_start..name_end]);
-            H1Error::Malformed(format!("header name {text:?}: {e}"))
-        })?;
-        noted.note(&name);
-        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
-            .map_err(|e| H1Error::Malformed(e.to_string()))?;
-        headers.append(name, value);
+    for h in parsed.headers.iter() {
+        noted.note(h.name.as_bytes());
     }
-    let mut response = Response::new(());
-    *response.status_mut() = status;
-    *response.version_mut() = version;
-    *response.headers_mut() = headers;
-    Ok(Some(ParsedHead { response, noted }))
+    let spans: Vec<Span> = parsed
+        .headers
+        .iter()
+        .map(|h| Span::new(span(h.name.as_bytes()), span(h.value)))
+        .collect();
+    let head = buf.split_to(consumed).freeze();
+    Ok(Some(ResponseHead {
+        status,
+        version,
+        fields: RawFields::new(head, spans),
+        noted,
+    }))
 }
 
-/// A response head and what the parse noted of it.
-struct ParsedHead {
-    response: Response<()>,
+/// A response head as it came: status, version, and the header fields as they were written.
+#[derive(Debug)]
+pub struct ResponseHead {
+    /// Status.
+    pub status: StatusCode,
+    /// Version of the status line.
+    pub version: Version,
+    /// The header fields, in order, names as written.
+    pub fields: RawFields,
     noted: Noted,
+}
+
+impl ResponseHead {
+    /// The head as an `http` response, with room in its map for the few headers the
+    /// gateway adds to a response it passes through.
+    pub fn into_response(self) -> Result<Response<()>, H1Error> {
+        let headers = self.fields.to_header_map(4).map_err(H1Error::Malformed)?;
+        let mut response = Response::new(());
+        *response.status_mut() = self.status;
+        *response.version_mut() = self.version;
+        *response.headers_mut() = headers;
+        Ok(response)
+    }
 }
 
 /// Which headers that framing and keep-alive depend on a head carries, noted while parsing it
@@ -498,31 +528,28 @@ struct Noted {
 }
 
 impl Noted {
-    fn note(&mut self, name: &HeaderName) {
-        if name == header::CONTENT_LENGTH {
-            self.content_length = true;
-        } else if name == header::TRANSFER_ENCODING {
-            self.transfer_encoding = true;
-        } else if name == header::CONNECTION {
-            self.connection = true;
+    fn note(&mut self, name: &[u8]) {
+        match name.len() {
+            14 => self.content_length |= name.eq_ignore_ascii_case(b"content-length"),
+            17 => self.transfer_encoding |= name.eq_ignore_ascii_case(b"transfer-encoding"),
+            10 => self.connection |= name.eq_ignore_ascii_case(b"connection"),
+            _ => {}
         }
     }
 }
 
 /// Whether the connection ends after this response: HTTP/1.0 closes unless kept alive,
 /// HTTP/1.1 when `Connection: close`.
-fn closes(head: &ParsedHead) -> bool {
-    let version = head.response.version();
+fn closes(head: &ResponseHead) -> bool {
     if head.noted.connection {
-        wants_close(head.response.headers(), version)
+        wants_close_in(head.fields.get_all("connection"), head.version)
     } else {
-        version == Version::HTTP_10
+        head.version == Version::HTTP_10
     }
 }
 
-fn framing_of(method: &Method, head: &ParsedHead) -> Result<Framing, H1Error> {
-    let response = &head.response;
-    let status = response.status();
+fn framing_of(method: &Method, head: &ResponseHead) -> Result<Framing, H1Error> {
+    let status = head.status;
     if method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -530,10 +557,9 @@ fn framing_of(method: &Method, head: &ParsedHead) -> Result<Framing, H1Error> {
     {
         return Ok(Framing::Empty);
     }
-    let headers = response.headers();
     if head.noted.transfer_encoding {
-        match framing::chunked_last(headers) {
-            Some(true) if response.version() == Version::HTTP_11 => return Ok(Framing::CHUNKED),
+        match framing::chunked_last_in(head.fields.get_all("transfer-encoding")) {
+            Some(true) if head.version == Version::HTTP_11 => return Ok(Framing::CHUNKED),
             // A coding other than chunked last: the body runs to the end of the connection.
             Some(_) => return Ok(Framing::UntilClose),
             None => {}
@@ -543,7 +569,9 @@ fn framing_of(method: &Method, head: &ParsedHead) -> Result<Framing, H1Error> {
         return Ok(Framing::UntilClose);
     }
     Ok(
-        match framing::content_length(headers).map_err(H1Error::Malformed)? {
+        match framing::content_length_in(head.fields.get_all("content-length"))
+            .map_err(H1Error::Malformed)?
+        {
             Some(0) => Framing::Empty,
             Some(n) => Framing::Length(n),
             None => Framing::UntilClose,
@@ -716,7 +744,7 @@ mod tests {
         }
     }
 
-    fn head(text: &str) -> ParsedHead {
+    fn head(text: &str) -> ResponseHead {
         let mut buf = BytesMut::from(text.as_bytes());
         parse_head(&mut buf).unwrap().unwrap()
     }
@@ -740,8 +768,8 @@ mod tests {
     }
 
     fn encoded(head: &RequestHead<'_>, body: OutgoingBody) -> (String, bool) {
-        let (bytes, close) = encode_head(head, &body);
-        (String::from_utf8(bytes).unwrap(), close)
+        let prepared = PreparedRequest::new(head, body);
+        (String::from_utf8(prepared.head).unwrap(), prepared.close)
     }
 
     #[test]
@@ -834,8 +862,8 @@ mod tests {
         let big = head(&format!(
             "HTTP/1.1 200 OK\r\n{many}Content-Length: 3\r\nConnection: close\r\n\r\n"
         ));
-        assert_eq!(big.response.headers().len(), 102);
-        assert_eq!(big.response.headers()["x-h99"], "99");
+        assert_eq!(big.fields.len(), 102);
+        assert_eq!(big.fields.get("x-h99"), Some(&b"99"[..]));
         assert_eq!(framing_of(&Method::GET, &big).unwrap(), Framing::Length(3));
         assert!(closes(&big));
     }
@@ -896,16 +924,15 @@ mod tests {
             skip: &[],
             extra: &[],
         };
-        let response = conn
+        let (head, mut body) = conn
             .send(PreparedRequest::new(&head, OutgoingBody::None))
             .await?;
-        let (parts, mut body) = response.into_parts();
         let mut data = Vec::new();
         while let Some(frame) = body.frame().await {
             data.extend_from_slice(&frame?.into_data().unwrap());
         }
         let again = body.take_reusable();
-        Ok((Response::from_parts(parts, ()), data.into(), again))
+        Ok((head.into_response()?, data.into(), again))
     }
 
     #[tokio::test]
@@ -961,20 +988,20 @@ mod tests {
             skip: &[],
             extra: &[],
         };
-        let mut response = connect(addr)
+        let (_, mut response) = connect(addr)
             .await
             .send(PreparedRequest::new(&head, OutgoingBody::None))
             .await
             .unwrap();
         let (mut received, mut frames) = (Vec::new(), 0);
-        while let Some(frame) = response.body_mut().frame().await {
+        while let Some(frame) = response.frame().await {
             received.extend_from_slice(&frame.unwrap().into_data().unwrap());
             frames += 1;
         }
         assert!(received == body, "the body was corrupted");
         // 4 KiB reads throughout would take at least 733 frames.
         assert!(frames < 400, "{frames} frames: the reads did not grow");
-        assert!(response.body_mut().take_reusable().is_some());
+        assert!(response.take_reusable().is_some());
     }
 
     #[tokio::test]

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::Scheme;
-use http::{Response, Uri};
+use http::Uri;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
-use super::h1::{H1Connection, H1Error, PreparedRequest, ResponseBody, Transport};
+use super::h1::{H1Connection, H1Error, PreparedRequest, ResponseBody, ResponseHead, Transport};
 
 /// Why a backend exchange failed before a response head arrived.
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +99,13 @@ impl ConnectionPool {
     }
 
     /// Sends `request` to `uri`'s origin over a pooled or new connection and resolves with the
-    /// response head; the body returns the connection when read to its end.
+    /// response head as it came (no header map is built); the body returns the connection
+    /// when read to its end.
     pub fn send(
         &self,
         uri: &Uri,
         request: PreparedRequest,
-    ) -> impl std::future::Future<Output = Result<Response<PooledBody>, PoolError>> + Send + 'static
+    ) -> impl std::future::Future<Output = Result<(ResponseHead, PooledBody), PoolError>> + Send + 'static
     {
         let (slot, idle) = self.inner.checkout(Origin::of(uri));
         // Only a new connection needs the URI, to dial it.
@@ -117,9 +118,9 @@ impl ConnectionPool {
                 (None, None) => unreachable!("a URI is kept whenever no connection is"),
             };
             match connection.send(request).await {
-                Ok(response) => {
+                Ok((head, body)) => {
                     let pool = Arc::downgrade(&inner);
-                    Ok(response.map(|body| PooledBody::new(body, pool, slot)))
+                    Ok((head, PooledBody::new(body, pool, slot)))
                 }
                 Err(e) if reused && e.closed_before_answer() => Err(PoolError::Stale(e)),
                 Err(e) => Err(e.into()),
@@ -479,8 +480,8 @@ mod tests {
 
     async fn get(pool: &ConnectionPool, url: &str) -> Result<String, PoolError> {
         let uri: Uri = url.parse().unwrap();
-        let response = pool.send(&uri, request(&uri)).await?;
-        let bytes = response.into_body().collect().await?.to_bytes();
+        let (_, body) = pool.send(&uri, request(&uri)).await?;
+        let bytes = body.collect().await?.to_bytes();
         Ok(String::from_utf8(bytes.to_vec()).unwrap())
     }
 
@@ -501,16 +502,16 @@ mod tests {
         let pool = test_pool(KEEP_ALL);
         let url = format!("http://{addr}/");
         let uri: Uri = url.parse().unwrap();
-        let first = pool.send(&uri, request(&uri)).await.unwrap();
-        let second = pool.send(&uri, request(&uri)).await.unwrap();
+        let (_, first) = pool.send(&uri, request(&uri)).await.unwrap();
+        let (_, second) = pool.send(&uri, request(&uri)).await.unwrap();
         assert_eq!(
             accepted.load(Ordering::SeqCst),
             2,
             "a busy connection was shared"
         );
         // The first one, read last, is the most recently used.
-        second.into_body().collect().await.unwrap();
-        first.into_body().collect().await.unwrap();
+        second.collect().await.unwrap();
+        first.collect().await.unwrap();
         assert_eq!(pool.idle_count(), 2);
         assert_eq!(get(&pool, &url).await.unwrap(), "0");
         assert_eq!(get(&pool, &url).await.unwrap(), "0");

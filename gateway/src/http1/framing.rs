@@ -3,7 +3,7 @@
 //! connection's end.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderValue};
 
 /// How a body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,13 +38,23 @@ impl Framing {
 
 /// Whether `Transfer-Encoding` is present, and if so whether `chunked` is its last coding.
 pub fn chunked_last(headers: &HeaderMap) -> Option<bool> {
-    headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    chunked_last_in(
+        headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+}
+
+/// [`chunked_last`] from the values of a message's `Transfer-Encoding` headers.
+pub fn chunked_last_in<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Option<bool> {
+    values
+        .into_iter()
+        .filter_map(super::visible_str)
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .rfind(|t| !t.is_empty())
+        .filter(|t| !t.is_empty())
+        .last()
         .map(|last| last.eq_ignore_ascii_case("chunked"))
 }
 
@@ -62,20 +72,32 @@ pub fn plain_length(value: &[u8]) -> Option<u64> {
 
 /// The `Content-Length`, if any; repeated equal values are one, different ones an error.
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, String> {
+    content_length_in(
+        headers
+            .get_all(header::CONTENT_LENGTH)
+            .iter()
+            .map(HeaderValue::as_bytes),
+    )
+}
+
+/// [`content_length`] from the values of a message's `Content-Length` headers.
+pub fn content_length_in<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Option<u64>, String> {
     let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        if let Some(n) = plain_length(value.as_bytes()) {
+    for value in values {
+        if let Some(n) = plain_length(value) {
             if length.is_some_and(|l| l != n) {
                 return Err("conflicting Content-Length".into());
             }
             length = Some(n);
             continue;
         }
-        for part in value.to_str().unwrap_or("x").split(',') {
+        for part in super::visible_str(value).unwrap_or("x").split(',') {
             let n: u64 = part
                 .trim()
                 .parse()
-                .map_err(|_| format!("bad Content-Length {value:?}"))?;
+                .map_err(|_| format!("bad Content-Length {:?}", String::from_utf8_lossy(value)))?;
             if length.is_some_and(|l| l != n) {
                 return Err("conflicting Content-Length".into());
             }

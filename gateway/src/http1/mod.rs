@@ -2,6 +2,7 @@
 //! connection (`server::conn`): message body framing and decoding, keep-alive rules, and
 //! header names in Go's canonical case.
 
+pub mod fields;
 pub mod framing;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -32,19 +33,53 @@ pub fn has_header(headers: &HeaderMap, name: &HeaderName) -> bool {
 /// Whether these headers (and HTTP version) end the connection after this exchange: HTTP/1.0
 /// closes unless `Connection: keep-alive`, HTTP/1.1 stays open unless `Connection: close`.
 pub fn wants_close(headers: &HeaderMap, version: Version) -> bool {
+    wants_close_in(
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        version,
+    )
+}
+
+/// [`wants_close`] from the values of a message's `Connection` headers.
+pub fn wants_close_in<'a>(
+    connection: impl IntoIterator<Item = &'a [u8]>,
+    version: Version,
+) -> bool {
     if version == Version::HTTP_10 {
-        !has_connection_token(headers, "keep-alive")
+        !lists_token(connection, "keep-alive")
     } else {
-        has_connection_token(headers, "close")
+        lists_token(connection, "close")
     }
 }
 
 /// Whether a `Connection` header lists `token`.
 pub fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    lists_token(
+        headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        token,
+    )
+}
+
+/// Whether any of these comma-separated values lists `token` (case aside).
+pub fn lists_token<'a>(values: impl IntoIterator<Item = &'a [u8]>, token: &str) -> bool {
+    values.into_iter().any(|v| {
+        visible_str(v).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     })
+}
+
+/// A header value as text, as `HeaderValue::to_str` reads it: `None` unless every byte is
+/// visible ASCII or a tab.
+pub fn visible_str(value: &[u8]) -> Option<&str> {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+        .then(|| std::str::from_utf8(value).ok())
+        .flatten()
 }
 
 /// Whether a header belongs to one connection only (RFC 9110 section 7.6.1, plus the
@@ -63,25 +98,35 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// Appends a header name in Go's canonical case: `x-forwarded-for` -> `X-Forwarded-For`.
-/// Names come lower case (as `HeaderName` keeps them); the first letter and each letter
-/// after a `-` are raised, eight bytes at a time.
+/// Names come lower case, as `HeaderName` keeps them; see [`write_canonical`].
 pub fn write_title_case(out: &mut Vec<u8>, name: &str) {
+    write_canonical(out, name.as_bytes());
+}
+
+/// Appends a header name of any case in Go's canonical case (`textproto`'s
+/// `CanonicalMIMEHeaderKey` for a valid token): the first letter and each letter after a `-`
+/// upper case, every other letter lower case; eight bytes at a time.
+pub fn write_canonical(out: &mut Vec<u8>, name: &[u8]) {
     let start = out.len();
-    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(name);
     let mut raise_next = true;
     let mut words = out[start..].chunks_exact_mut(8);
     for word in &mut words {
         let w = u64::from_le_bytes((&*word).try_into().expect("chunks of eight"));
+        // Lower case first (an upper-case letter gains 0x20), then raise word starts.
+        let w = w | (letters_in(w, b'A', b'Z') >> 2);
         let dashes = bytes_equal(w, b'-');
         // A byte is raised after a dash, the word's first after the previous word's last.
         let starts = (dashes << 8) | if raise_next { 0x80 } else { 0 };
-        let raised = w - ((starts & lower_letters(w)) >> 2);
+        let raised = w - ((starts & letters_in(w, b'a', b'z')) >> 2);
         word.copy_from_slice(&raised.to_le_bytes());
         raise_next = dashes >> 56 != 0;
     }
     for b in words.into_remainder() {
         if raise_next {
             b.make_ascii_uppercase();
+        } else {
+            b.make_ascii_lowercase();
         }
         raise_next = *b == b'-';
     }
@@ -99,12 +144,12 @@ fn bytes_equal(w: u64, b: u8) -> u64 {
     !(((x & LOW) + LOW) | x) & HIGH
 }
 
-/// The high bit set in each byte of `w` that is an ASCII lower-case letter.
-fn lower_letters(w: u64) -> u64 {
+/// The high bit set in each byte of `w` that lies in `first..=last` (ASCII letters' ranges).
+fn letters_in(w: u64, first: u8, last: u8) -> u64 {
     let low = w & LOW;
-    let at_least_a = low + (0x80 - u64::from(b'a')) * 0x0101_0101_0101_0101;
-    let above_z = low + (0x7f - u64::from(b'z')) * 0x0101_0101_0101_0101;
-    at_least_a & !above_z & !w & HIGH
+    let at_least_first = low + u64::from(0x80 - first) * 0x0101_0101_0101_0101;
+    let above_last = low + u64::from(0x7f - last) * 0x0101_0101_0101_0101;
+    at_least_first & !above_last & !w & HIGH
 }
 
 #[cfg(test)]
@@ -116,7 +161,11 @@ mod tests {
         let mut raise = true;
         name.bytes()
             .map(|b| {
-                let out = if raise { b.to_ascii_uppercase() } else { b };
+                let out = if raise {
+                    b.to_ascii_uppercase()
+                } else {
+                    b.to_ascii_lowercase()
+                };
                 raise = b == b'-';
                 out as char
             })
@@ -125,8 +174,10 @@ mod tests {
 
     #[test]
     fn title_case_matches_the_byte_rule_at_every_length_and_position() {
-        // Every token byte a header name may hold, dashes at and across word edges.
-        let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789-!#$%&'*+.^_`|~";
+        // Every token byte a header name may hold, both cases, dashes at and across word
+        // edges.
+        let alphabet =
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-!#$%&'*+.^_`|~";
         let mut names: Vec<String> = vec![
             String::new(),
             "-".into(),
@@ -137,6 +188,9 @@ mod tests {
             "abcdefgh-i".into(),
             "abcdefg--hijklmn-o".into(),
             "`a-z".into(),
+            "X-FORWARDED-FOR".into(),
+            "cONTENT-tYPE".into(),
+            "@[`{".into(),
         ];
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
         for len in 0..40 {
