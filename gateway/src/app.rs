@@ -14,13 +14,14 @@ use http::Method;
 use http_body_util::BodyExt;
 
 use crate::backend::client::HttpClient;
-use crate::body::{self, Body};
+use crate::body;
 use crate::builtin;
 use crate::config::namespaces::router::{ClientIpPolicy, ErrorBodies};
 use crate::config::pattern::RoutePattern;
 use crate::config::ServiceConfig;
 use crate::endpoint::{ClientRequest, Endpoint};
 use crate::pipeline;
+use crate::reply::Reply;
 use crate::router::{self, Lookup, Router, RouterFlags};
 use crate::security::{Admission, EndpointGuards, ServiceGuards};
 
@@ -199,7 +200,7 @@ impl Gateway {
         self: &Arc<Self>,
         req: http::Request<RequestBody>,
         remote: SocketAddr,
-    ) -> impl Future<Output = http::Response<Body>> + Send + 'static {
+    ) -> impl Future<Output = Reply> + Send + 'static {
         let started = Instant::now();
         // gin's logger: the path with its raw query, skipped by exact path.
         let access = (self.access_log && !self.skip_paths.iter().any(|p| p == req.uri().path()))
@@ -213,30 +214,33 @@ impl Gateway {
                 )
             });
         let (routed, extra) = match self.guards.admit(req.method(), req.uri(), req.headers()) {
-            Admission::Answer(r) => (Routed::Ready(r), None),
+            Admission::Answer(r) => (Routed::Ready(Reply::Made(r)), None),
             Admission::Route(extra) => (self.route(req, remote), Some(extra)),
         };
         async move {
-            let mut response = match routed {
+            let mut reply = match routed {
                 Routed::Ready(r) => r,
                 Routed::Waiting(f) => f.await,
             };
-            if let Some(extra) = extra {
+            // Service guards' headers go into an `http` response (rare: CORS, security/http).
+            if let Some(extra @ Some(_)) = extra {
+                let mut response = reply.into_response();
                 ServiceGuards::finish(extra, &mut response);
+                reply = Reply::Made(response);
             }
             if let Some((method, path, ip)) = access {
                 // gin's default formatter without colours (the message follows "[GIN] <time> ").
                 tracing::info!(
                     target: "krakend::access",
                     "| {:3} | {:>13} | {:>15} | {:<7}  {}",
-                    response.status().as_u16(),
+                    reply.status().as_u16(),
                     crate::config::duration::format_go_duration(started.elapsed()),
                     ip,
                     method.as_str(),
                     crate::fc::go_quote(&path)
                 );
             }
-            response
+            reply
         }
     }
 
@@ -254,23 +258,29 @@ impl Gateway {
                     Some(q) => format!("{to}?{q}"),
                     None => to,
                 };
-                return Routed::Ready(builtin::redirect(req.method(), &location));
+                return Routed::Ready(builtin::redirect(req.method(), &location).into());
             }
             Lookup::MethodNotAllowed(allowed) => {
-                return Routed::Ready(builtin::with_error_body(
-                    builtin::method_not_allowed(&allowed),
-                    self.error_body.method_not_allowed.as_ref(),
-                ))
+                return Routed::Ready(
+                    builtin::with_error_body(
+                        builtin::method_not_allowed(&allowed),
+                        self.error_body.method_not_allowed.as_ref(),
+                    )
+                    .into(),
+                )
             }
             Lookup::NotFound => {
-                return Routed::Ready(builtin::with_error_body(
-                    builtin::not_found(),
-                    self.error_body.not_found.as_ref(),
-                ))
+                return Routed::Ready(
+                    builtin::with_error_body(
+                        builtin::not_found(),
+                        self.error_body.not_found.as_ref(),
+                    )
+                    .into(),
+                )
             }
         };
         if self.check_params && found.params.iter().any(|(_, v)| still_encoded(v)) {
-            return Routed::Ready(builtin::bad_params());
+            return Routed::Ready(builtin::bad_params().into());
         }
         let (parts, mut incoming) = req.into_parts();
         // Guards run before the body is read, so a guarded endpoint always waits.
@@ -299,13 +309,13 @@ impl Gateway {
         path: String,
         mut req: http::Request<RequestBody>,
         remote: SocketAddr,
-    ) -> http::Response<Body> {
+    ) -> Reply {
         // Endpoint guards answer before the body is read.
         if let Handler::Endpoint(_, Some(g)) = &handler {
             // Boxed: the validator's future (a JWK fetch inside) would otherwise grow this one.
             match Box::pin(g.admit(req.headers_mut())).await {
                 Ok(extra) => params.extend(extra),
-                Err(r) => return *r,
+                Err(r) => return Reply::Made(*r),
             }
         }
         let (parts, incoming) = req.into_parts();
@@ -315,7 +325,7 @@ impl Gateway {
                 tracing::debug!(error = %e, "reading the client body failed");
                 let mut r = http::Response::new(body::empty());
                 *r.status_mut() = http::StatusCode::BAD_REQUEST;
-                return r;
+                return r.into();
             }
         };
         match self.serve(&handler, params, path, parts, body, remote) {
@@ -336,7 +346,7 @@ impl Gateway {
     ) -> Routed {
         let host = host_of(&parts);
         let query = parts.uri.query().map(str::to_string);
-        Routed::Ready(match handler {
+        Routed::Ready(Reply::Made(match handler {
             Handler::Endpoint(e, _) => {
                 let request = ClientRequest {
                     has_body: has_body(&parts.headers),
@@ -367,14 +377,14 @@ impl Gateway {
                 &parts.headers,
                 &body,
             ),
-        })
+        }))
     }
 }
 
 /// A routed request: answered already, or an answer to wait for.
 enum Routed {
-    Ready(http::Response<Body>),
-    Waiting(Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>),
+    Ready(Reply),
+    Waiting(Pin<Box<dyn Future<Output = Reply> + Send>>),
 }
 
 /// gin's `paramChecker`: a parameter that still decodes (double encoding) or carries `?`/`#`

@@ -19,6 +19,7 @@ use crate::error::ProxyError;
 use crate::http1::is_hop_by_hop;
 use crate::proxy::{Outcome, ProxyFuture, Request, SharedProxy};
 use crate::render;
+use crate::reply::Reply;
 
 /// `X-Krakend-Completed`.
 pub const COMPLETED: HeaderName = HeaderName::from_static("x-krakend-completed");
@@ -41,6 +42,31 @@ enum HeaderPass {
 enum QueryPass {
     All,
     Only(Vec<String>),
+}
+
+/// The gateway's `X-Forwarded-For` and `X-Forwarded-Host` values for one request (`None`
+/// when the text is not a valid value).
+pub struct Forwarded {
+    client_ip: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+}
+
+/// Where [`Endpoint::backend_headers`] puts a backend request's headers.
+pub trait HeaderSink {
+    /// A client header passed on.
+    fn passed(&mut self, name: &HeaderName, value: &HeaderValue);
+    /// One of the gateway's own.
+    fn ours(&mut self, name: HeaderName, value: HeaderValue);
+}
+
+impl HeaderSink for HeaderMap {
+    fn passed(&mut self, name: &HeaderName, value: &HeaderValue) {
+        self.append(name.clone(), value.clone());
+    }
+
+    fn ours(&mut self, name: HeaderName, value: HeaderValue) {
+        self.append(name, value);
+    }
 }
 
 /// What the server knows about the client request besides the endpoint match.
@@ -66,7 +92,7 @@ pub struct ClientRequest {
 }
 
 /// A request being served by an endpoint.
-pub type EndpointFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;
+pub type EndpointFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
 /// Where [`Endpoint::begin`] left a request.
 enum Begun {
@@ -117,12 +143,19 @@ impl Endpoint {
         } else if cfg.input_headers.is_empty() {
             HeaderPass::Only(vec![header::CONTENT_TYPE])
         } else {
-            HeaderPass::Only(
-                cfg.input_headers
-                    .iter()
-                    .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
-                    .collect(),
-            )
+            // Each name once: a name listed twice passes its values once, as KrakenD's
+            // header copy does.
+            let mut names: Vec<HeaderName> = Vec::new();
+            for name in cfg
+                .input_headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.as_bytes()).ok())
+            {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            HeaderPass::Only(names)
         };
         let query = if cfg.input_query_strings.iter().any(|q| q == "*") {
             QueryPass::All
@@ -178,47 +211,9 @@ impl Endpoint {
             HeaderPass::Only(names) => names.len(),
         };
         let mut headers = HeaderMap::with_capacity(passed + 4);
-        match &self.headers {
-            HeaderPass::All => {
-                for (n, v) in &c.headers {
-                    if !is_hop_by_hop(n) && n != header::HOST {
-                        headers.append(n.clone(), v.clone());
-                    }
-                }
-            }
-            HeaderPass::Only(names) => {
-                for n in names {
-                    for v in c.headers.get_all(n) {
-                        headers.append(n.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        // The gateway's own headers replace passed ones of the same name; when none of
-        // their names can have been passed, they are appended (no lookup to replace).
-        let passes_ours = self.passes_gateway_headers;
-        let mut set = |name: HeaderName, value: HeaderValue| {
-            if passes_ours {
-                headers.insert(name, value);
-            } else {
-                headers.append(name, value);
-            }
-        };
         // The strings become the values' bytes without a copy.
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.client_ip)) {
-            set(X_FORWARDED_FOR, v);
-        }
-        if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(c.host)) {
-            set(X_FORWARDED_HOST, v);
-        }
-        if !passes_ours {
-            headers.append(header::USER_AGENT, self.user_agent.clone());
-        } else if crate::http1::has_header(&headers, &header::USER_AGENT) {
-            headers.insert(X_FORWARDED_VIA, self.user_agent.clone());
-        } else {
-            headers.insert(header::USER_AGENT, self.user_agent.clone());
-        }
-
+        let forwarded = self.forwarded(c.client_ip, c.host);
+        self.backend_headers(&c.headers, forwarded, &mut headers);
         let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Some(raw) = &c.query {
             for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
@@ -251,15 +246,128 @@ impl Endpoint {
         }
     }
 
+    /// The `X-Forwarded-For` and `X-Forwarded-Host` values of a request from `client_ip` to
+    /// `host` (the strings become the values' bytes without a copy).
+    pub fn forwarded(&self, client_ip: String, host: String) -> Forwarded {
+        Forwarded {
+            client_ip: HeaderValue::from_maybe_shared(Bytes::from(client_ip)).ok(),
+            host: HeaderValue::from_maybe_shared(Bytes::from(host)).ok(),
+        }
+    }
+
+    /// Gives `sink` the headers a backend request carries, in order: the client headers
+    /// `input_headers` passes, then the gateway's own (`X-Forwarded-For`,
+    /// `X-Forwarded-Host`, and `User-Agent`, or `X-Forwarded-Via` when the client's
+    /// `User-Agent` is passed). Ours replace a passed header of the same name where it
+    /// stands, as `HeaderMap::insert` does; the rest follow the passed ones.
+    pub fn backend_headers(
+        &self,
+        client: &HeaderMap,
+        forwarded: Forwarded,
+        sink: &mut impl HeaderSink,
+    ) {
+        let Forwarded {
+            client_ip: mut xff,
+            host: mut xfh,
+        } = forwarded;
+        let mut ua = Some(self.user_agent.clone());
+        if !self.passes_gateway_headers {
+            // No passed name can clash: passed headers, then ours.
+            match &self.headers {
+                HeaderPass::All => {
+                    for (n, v) in client {
+                        if !is_hop_by_hop(n) && n != header::HOST {
+                            sink.passed(n, v);
+                        }
+                    }
+                }
+                HeaderPass::Only(names) => {
+                    for n in names {
+                        for v in client.get_all(n) {
+                            sink.passed(n, v);
+                        }
+                    }
+                }
+            }
+        } else {
+            let passes = |n: &HeaderName| match &self.headers {
+                HeaderPass::All => !is_hop_by_hop(n) && *n != header::HOST,
+                HeaderPass::Only(names) => names.contains(n),
+            };
+            // The client's User-Agent, when passed, stays; ours then goes as X-Forwarded-Via.
+            let keeps_agent =
+                client.contains_key(header::USER_AGENT) && passes(&header::USER_AGENT);
+            let mut xfv = None;
+            if keeps_agent {
+                xfv = ua.take();
+            }
+            let mut visit = |n: &HeaderName, values: header::GetAll<'_, HeaderValue>| {
+                let ours = if n == X_FORWARDED_FOR {
+                    Some(&mut xff)
+                } else if n == X_FORWARDED_HOST {
+                    Some(&mut xfh)
+                } else if n == X_FORWARDED_VIA && keeps_agent {
+                    Some(&mut xfv)
+                } else {
+                    None
+                };
+                match ours {
+                    // Ours replaces every passed value, where the first one stood.
+                    Some(slot) => {
+                        if let Some(v) = slot.take() {
+                            sink.ours(n.clone(), v);
+                        }
+                    }
+                    None => values.iter().for_each(|v| sink.passed(n, v)),
+                }
+            };
+            match &self.headers {
+                HeaderPass::All => {
+                    for n in client.keys() {
+                        if passes(n) {
+                            visit(n, client.get_all(n));
+                        }
+                    }
+                }
+                HeaderPass::Only(names) => {
+                    for n in names {
+                        if client.contains_key(n) {
+                            visit(n, client.get_all(n));
+                        }
+                    }
+                }
+            }
+            // Ours not placed yet follow the passed ones, in this order.
+            if let Some(v) = xff.take() {
+                sink.ours(X_FORWARDED_FOR, v);
+            }
+            if let Some(v) = xfh.take() {
+                sink.ours(X_FORWARDED_HOST, v);
+            }
+            if let Some(v) = xfv {
+                sink.ours(X_FORWARDED_VIA, v);
+            }
+        }
+        if let Some(v) = xff {
+            sink.ours(X_FORWARDED_FOR, v);
+        }
+        if let Some(v) = xfh {
+            sink.ours(X_FORWARDED_HOST, v);
+        }
+        if let Some(v) = ua {
+            sink.ours(header::USER_AGENT, v);
+        }
+    }
+
     /// Records every request in `metrics` (the router layer series of this endpoint).
     pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::RouteMetrics>) -> Self {
         self.metrics = Some(metrics);
         self
     }
 
-    /// Serves one request: [`Endpoint::start`], awaited.
+    /// Serves one request: [`Endpoint::start`], awaited, as an `http` response.
     pub async fn handle(self: &Arc<Self>, c: ClientRequest) -> http::Response<Body> {
-        self.start(c).await
+        self.start(c).await.into_response()
     }
 
     /// Starts serving one request. What needs no waiting runs now: the rate limit,
@@ -277,7 +385,7 @@ impl Endpoint {
         match self.begin(c) {
             Begun::Answered(response) => {
                 this.record(started, &response);
-                Box::pin(std::future::ready(response))
+                Box::pin(std::future::ready(Reply::Made(response)))
             }
             Begun::Called { call, accept } => Box::pin(async move {
                 let outcome = match crate::timeout::within(this.timeout, call).await {
@@ -291,7 +399,7 @@ impl Endpoint {
                     None => this.respond(outcome, accept.as_deref()),
                 };
                 this.record(started, &response);
-                response
+                Reply::Made(response)
             }),
         }
     }
@@ -581,6 +689,80 @@ mod tests {
             let got: serde_json::Value = serde_json::from_str(&body_text(r).await).unwrap();
             assert_eq!(got, want, "input_headers {input_headers:?}");
         }
+    }
+
+    /// The order of a backend request's headers: passed ones as the client sent them (a
+    /// name listed twice passes once), ours in place of a passed one of the same name, the
+    /// rest of ours after them.
+    #[test]
+    fn backend_headers_keep_their_order() {
+        let mut client = HeaderMap::new();
+        for (name, value) in [
+            ("x-forwarded-for", "10.0.0.9"),
+            ("accept", "a"),
+            ("x-forwarded-host", "spoofed"),
+            ("user-agent", "own-agent/1.0"),
+            ("content-type", "text/x"),
+        ] {
+            client.append(name, HeaderValue::from_static(value));
+        }
+        let ordered = |input_headers: &[&str]| {
+            let mut c = cfg();
+            c.input_headers = input_headers.iter().map(|s| s.to_string()).collect();
+            let e = endpoint(&c, crate::proxy::testing::answering(json!({})), false);
+            let mut headers = HeaderMap::new();
+            let forwarded = e.forwarded("127.0.0.1".into(), "gw:8080".into());
+            e.backend_headers(&client, forwarded, &mut headers);
+            headers
+                .iter()
+                .map(|(n, v)| format!("{n}={}", v.to_str().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        let krakend = "KrakenD Version 2.13.8";
+        assert_eq!(
+            ordered(&[]),
+            [
+                "content-type=text/x".to_string(),
+                "x-forwarded-for=127.0.0.1".into(),
+                "x-forwarded-host=gw:8080".into(),
+                format!("user-agent={krakend}"),
+            ]
+        );
+        assert_eq!(
+            ordered(&["*"]),
+            [
+                "x-forwarded-for=127.0.0.1".to_string(),
+                "accept=a".into(),
+                "x-forwarded-host=gw:8080".into(),
+                "user-agent=own-agent/1.0".into(),
+                "content-type=text/x".into(),
+                format!("x-forwarded-via={krakend}"),
+            ]
+        );
+        assert_eq!(
+            ordered(&[
+                "User-Agent",
+                "X-Forwarded-Host",
+                "Content-Type",
+                "content-type"
+            ]),
+            [
+                "user-agent=own-agent/1.0".to_string(),
+                "x-forwarded-host=gw:8080".into(),
+                "content-type=text/x".into(),
+                "x-forwarded-for=127.0.0.1".into(),
+                format!("x-forwarded-via={krakend}"),
+            ]
+        );
+        assert_eq!(
+            ordered(&["Accept", "Accept"]),
+            [
+                "accept=a".to_string(),
+                "x-forwarded-for=127.0.0.1".into(),
+                "x-forwarded-host=gw:8080".into(),
+                format!("user-agent={krakend}"),
+            ]
+        );
     }
 
     #[tokio::test]

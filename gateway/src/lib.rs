@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod proxy;
 pub mod qos;
 pub mod render;
+pub mod reply;
 pub mod router;
 pub mod runtime;
 pub mod security;

@@ -220,6 +220,22 @@ pub fn encode_query(query: &BTreeMap<String, Vec<String>>) -> String {
     ser.finish()
 }
 
+/// How a backend request sends the client's body: none (with `Content-Length: 0` for the
+/// methods that carry one), sized when the client gave its length, chunked otherwise.
+pub fn body_mode(method: &Method, has_body: bool, body: &Bytes, sized: bool) -> BodyMode {
+    if !has_body || body.is_empty() {
+        if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+            BodyMode::Empty
+        } else {
+            BodyMode::None
+        }
+    } else if sized {
+        BodyMode::Sized
+    } else {
+        BodyMode::Chunked
+    }
+}
+
 /// Where a request goes: see [`Inner::locate`].
 struct Located {
     /// The absolute URL.
@@ -304,35 +320,48 @@ impl Inner {
 
     /// The backend request for `request`, which gives up its headers and body to it.
     fn build(&self, mut request: Request) -> Outgoing {
-        let (method, url, uri) = match request.target.take() {
-            Some(t) => (t.method, t.url, None),
+        match request.target.take() {
+            Some(t) => self.outgoing_to(request, t.method, t.url, None),
             None => {
-                let host = self.next_host.fetch_add(1, Ordering::Relaxed);
-                let (url, uri) = self.target_and_uri(&request, host);
-                (self.method.clone(), url, uri)
+                let (url, uri) = self.next_target(&request);
+                self.outgoing_to(request, self.method.clone(), url, uri)
             }
-        };
+        }
+    }
+
+    /// The URL of the next call for `request` through the round robin of hosts, and that URL
+    /// already parsed when the host was.
+    fn next_target(&self, request: &Request) -> (String, Option<Uri>) {
+        let host = self.next_host.fetch_add(1, Ordering::Relaxed);
+        self.target_and_uri(request, host)
+    }
+
+    /// Whether the backend's `input_headers` let `name` through (the gateway's own always go).
+    fn passes_header(&self, name: &HeaderName) -> bool {
+        self.header_filter
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(name) || ALWAYS_SENT.contains(&name.as_str()))
+    }
+
+    /// The backend request for `request` to `method` and `url` (and its parsed `uri`).
+    fn outgoing_to(
+        &self,
+        mut request: Request,
+        method: Method,
+        url: String,
+        uri: Option<Uri>,
+    ) -> Outgoing {
         let mut headers = std::mem::take(&mut request.headers);
         let sized = headers.remove(header::CONTENT_LENGTH).is_some();
-        if let Some(allowed) = &self.header_filter {
+        if self.header_filter.is_some() {
             let keep: HeaderMap = headers
                 .iter()
-                .filter(|(n, _)| allowed.contains(n) || ALWAYS_SENT.contains(&n.as_str()))
+                .filter(|(n, _)| self.passes_header(n))
                 .map(|(n, v)| (n.clone(), v.clone()))
                 .collect();
             headers = keep;
         }
-        let mode = if !request.has_body || request.body.is_empty() {
-            if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
-                BodyMode::Empty
-            } else {
-                BodyMode::None
-            }
-        } else if sized {
-            BodyMode::Sized
-        } else {
-            BodyMode::Chunked
-        };
+        let mode = body_mode(&method, request.has_body, &request.body, sized);
         let mut out = Outgoing {
             method,
             url,
@@ -363,47 +392,7 @@ impl Inner {
         }
         let received = self.client.send(out).await?;
         if self.encoding == BackendEncoding::NoOp {
-            let decompress = received.decompress;
-            let (parts, incoming) = received.response.into_parts();
-            let status = parts.status;
-            if let Some(m) = &self.sizes {
-                // Streamed through: the size the backend announced.
-                let announced = parts
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse().ok());
-                m.series.add_bytes(announced.unwrap_or(0));
-            }
-            let (headers, body) = if decompress
-                && crate::http1::has_header(&parts.headers, &header::CONTENT_ENCODING)
-            {
-                // Boxed: only a body compressed at our own request takes this path, and
-                // its future is large; inline, it would grow every call's future.
-                let (parts, bytes) = Box::pin(client::read_body(client::Received {
-                    response: http::Response::from_parts(parts, incoming),
-                    url: received.url,
-                    decompress,
-                }))
-                .await?;
-                (parts.headers, crate::body::full(bytes))
-            } else {
-                (
-                    parts.headers,
-                    incoming
-                        .map_err(|e| Box::new(e) as crate::body::BoxError)
-                        .boxed(),
-                )
-            };
-            return Ok(Response {
-                data: Map::new(),
-                is_complete: true,
-                passthrough: Some(Passthrough {
-                    status,
-                    headers,
-                    body,
-                }),
-                headers: Default::default(),
-            });
+            return self.passthrough(received).await;
         }
         let url = received.url.clone();
         let (mut parts, mut bytes) = client::read_body(received).await?;
@@ -426,6 +415,51 @@ impl Inner {
             );
         }
         self.finish(parts.status, &parts.headers, bytes, url)
+    }
+
+    /// A `no-op` backend's response, passed through: its status, headers and body as they
+    /// came (a body compressed at the gateway's own request is read whole and undone).
+    async fn passthrough(&self, received: client::Received) -> Result<Response, ProxyError> {
+        let decompress = received.decompress;
+        let (parts, incoming) = received.response.into_parts();
+        let status = parts.status;
+        if let Some(m) = &self.sizes {
+            // Streamed through: the size the backend announced.
+            let announced = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok());
+            m.series.add_bytes(announced.unwrap_or(0));
+        }
+        let (headers, body) =
+            if decompress && crate::http1::has_header(&parts.headers, &header::CONTENT_ENCODING) {
+                // Boxed: only a body compressed at our own request takes this path, and
+                // its future is large; inline, it would grow every call's future.
+                let (parts, bytes) = Box::pin(client::read_body(client::Received {
+                    response: http::Response::from_parts(parts, incoming),
+                    url: received.url,
+                    decompress,
+                }))
+                .await?;
+                (parts.headers, crate::body::full(bytes))
+            } else {
+                (
+                    parts.headers,
+                    incoming
+                        .map_err(|e| Box::new(e) as crate::body::BoxError)
+                        .boxed(),
+                )
+            };
+        Ok(Response {
+            data: Map::new(),
+            is_complete: true,
+            passthrough: Some(Passthrough {
+                status,
+                headers,
+                body,
+            }),
+            headers: Default::default(),
+        })
     }
 
     /// Status check, decoding and manipulation of a whole backend response.

@@ -82,8 +82,19 @@ pub fn visible_str(value: &[u8]) -> Option<&str> {
         .flatten()
 }
 
-/// Whether a header belongs to one connection only (RFC 9110 section 7.6.1, plus the
-/// `Keep-Alive` and `Proxy-Connection` of older clients): a proxy does not forward it.
+/// The headers that belong to one connection only (RFC 9110 section 7.6.1, plus the
+/// `Keep-Alive` and `Proxy-Connection` of older clients): a proxy does not forward them.
+pub const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+];
+
+/// Whether a header is one of [`HOP_BY_HOP`].
 pub fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -246,6 +257,16 @@ mod tests {
                 );
             }
             assert_eq!(first_value(&headers, &header::USER_AGENT).unwrap(), "first");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_names_are_the_listed_ones() {
+        for name in HOP_BY_HOP {
+            assert!(is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
+        }
+        for name in ["content-length", "host", "x-krakend", "trailers", "tes"] {
+            assert!(!is_hop_by_hop(&HeaderName::from_static(name)), "{name}");
         }
     }
 

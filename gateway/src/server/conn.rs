@@ -22,11 +22,11 @@ use tokio::time::{Instant, Sleep};
 use super::body::{Fed, RequestBody};
 use super::deadline::Deadlines;
 use super::wire::{self, Exchange, Outgoing, Rejection, RequestHead};
-use crate::body::Body;
 use crate::http1::BodyDecoder;
+use crate::reply::Reply;
 
 /// The handler's answer; `None` drops the connection (the write timeout elapsed).
-pub type Handling = Pin<Box<dyn Future<Output = Option<Response<Body>>> + Send>>;
+pub type Handling = Pin<Box<dyn Future<Output = Option<Reply>> + Send>>;
 
 /// Per-server settings of every connection.
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +199,7 @@ async fn serve_requests<IO, H>(
             close: exchange.close || fed != Some(Fed::Done) || stopping,
             ..exchange
         };
-        match write_response(io, response, exchange).await {
+        match write_reply(io, response, exchange).await {
             Ok(false) => {}
             Ok(true) | Err(_) => return,
         }
@@ -348,18 +348,51 @@ fn poll_read_ahead<IO: AsyncRead + Unpin>(
     }
 }
 
-/// Writes a response; `Ok(true)` when the connection must close after it.
-async fn write_response<IO: AsyncWrite + Unpin>(
+/// Writes an answer; `Ok(true)` when the connection must close after it.
+async fn write_reply<IO: AsyncWrite + Unpin>(
     io: &mut IO,
-    response: Response<Body>,
+    reply: Reply,
     exchange: Exchange,
 ) -> io::Result<bool> {
-    let (parts, mut body) = response.into_parts();
-    let head = Response::from_parts(parts, ());
-    let length = body.size_hint().exact();
-    let mut out = Vec::with_capacity(256 + length.unwrap_or(0).min(WRITE_BATCH as u64) as usize);
-    let (outgoing, mut close) = wire::encode_response_head(&mut out, &head, length, exchange);
-    drop(head);
+    match reply {
+        Reply::Made(response) => {
+            let (parts, body) = response.into_parts();
+            let head = Response::from_parts(parts, ());
+            let length = body.size_hint().exact();
+            let mut out = head_buffer(length);
+            let (outgoing, close) = wire::encode_response_head(&mut out, &head, length, exchange);
+            drop(head);
+            write_body(io, out, body, outgoing, close).await
+        }
+        Reply::Relayed(relayed) => {
+            let length = relayed.body.size_hint().exact();
+            let mut out = head_buffer(length);
+            let (outgoing, close) =
+                wire::encode_head(&mut out, relayed.status, relayed.fields(), length, exchange);
+            write_body(io, out, relayed.body, outgoing, close).await
+        }
+    }
+}
+
+/// A buffer for a response head and, when it is small and known, its body.
+fn head_buffer(body_len: Option<u64>) -> Vec<u8> {
+    Vec::with_capacity(256 + body_len.unwrap_or(0).min(WRITE_BATCH as u64) as usize)
+}
+
+/// Writes a response body after its head (`out`, not written yet) as `outgoing` frames it;
+/// `Ok(true)` when the connection must close after it.
+async fn write_body<IO, B>(
+    io: &mut IO,
+    mut out: Vec<u8>,
+    mut body: B,
+    outgoing: Outgoing,
+    mut close: bool,
+) -> io::Result<bool>
+where
+    IO: AsyncWrite + Unpin,
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<crate::body::BoxError>,
+{
     if outgoing == Outgoing::Nothing {
         io.write_all(&out).await?;
         io.flush().await?;
@@ -384,7 +417,7 @@ async fn write_response<IO: AsyncWrite + Unpin>(
         };
         let data = match frame {
             None => break,
-            Some(Err(e)) => return Err(io::Error::other(e)),
+            Some(Err(e)) => return Err(io::Error::other(e.into())),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => data,
                 // Trailers are not sent.
@@ -479,7 +512,7 @@ mod tests {
                 } else {
                     crate::body::full(text)
                 };
-                Some(Response::new(body))
+                Some(Reply::Made(Response::new(body)))
             })
         }
     }

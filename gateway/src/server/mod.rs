@@ -217,7 +217,7 @@ fn hyper_service(
         let guard = in_flight.as_ref().map(deadline::InFlight::start);
         let handling = handler(req.map(RequestBody::Hyper));
         async move {
-            let response = handling.await.ok_or(WriteTimeout)?;
+            let response = handling.await.ok_or(WriteTimeout)?.into_response();
             Ok(response.map(|b| TrackedBody::new(b, guard)))
         }
     })

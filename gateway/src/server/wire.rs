@@ -12,7 +12,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::http1::framing::{self, Framing};
-use crate::http1::{wants_close, write_title_case};
+use crate::http1::{wants_close, write_canonical, write_title_case};
 
 /// Header lines parsed without allocating.
 const INLINE_HEADERS: usize = 64;
@@ -228,6 +228,45 @@ pub struct Exchange {
     pub close: bool,
 }
 
+/// A header field as a response head writes it.
+pub trait OutField {
+    /// Whether the field is `name`.
+    fn is(&self, name: &HeaderName) -> bool;
+    /// Writes the name in Go's canonical case.
+    fn write_name(&self, out: &mut Vec<u8>);
+    /// The value.
+    fn value(&self) -> &[u8];
+}
+
+impl OutField for (&HeaderName, &HeaderValue) {
+    fn is(&self, name: &HeaderName) -> bool {
+        self.0 == name
+    }
+
+    fn write_name(&self, out: &mut Vec<u8>) {
+        write_title_case(out, self.0.as_str());
+    }
+
+    fn value(&self) -> &[u8] {
+        self.1.as_bytes()
+    }
+}
+
+/// A field as it came on the wire: its name in any case.
+impl OutField for (&[u8], &[u8]) {
+    fn is(&self, name: &HeaderName) -> bool {
+        self.0.eq_ignore_ascii_case(name.as_str().as_bytes())
+    }
+
+    fn write_name(&self, out: &mut Vec<u8>) {
+        write_canonical(out, self.0);
+    }
+
+    fn value(&self) -> &[u8] {
+        self.1
+    }
+}
+
 /// Encodes a response head into `out`: hyper's framing rules (a known body size becomes
 /// `Content-Length`, an unknown one chunked), a `Date`, and `Connection` as the exchange needs.
 /// Returns the body's framing and whether the connection must close after it.
@@ -237,7 +276,23 @@ pub fn encode_response_head<B>(
     body_len: Option<u64>,
     exchange: Exchange,
 ) -> (Outgoing, bool) {
-    let status = response.status();
+    encode_head(
+        out,
+        response.status(),
+        response.headers().iter(),
+        body_len,
+        exchange,
+    )
+}
+
+/// [`encode_response_head`] of a head given by its status and fields.
+pub fn encode_head<F: OutField>(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    fields: impl IntoIterator<Item = F>,
+    body_len: Option<u64>,
+    exchange: Exchange,
+) -> (Outgoing, bool) {
     out.extend_from_slice(if exchange.version == Version::HTTP_10 {
         b"HTTP/1.0 "
     } else {
@@ -257,27 +312,27 @@ pub fn encode_response_head<B>(
     let mut close = exchange.close;
     let mut declared: Option<u64> = None;
     let mut has_date = false;
-    for (name, value) in response.headers() {
-        if name == header::CONTENT_LENGTH {
+    for field in fields {
+        let value = field.value();
+        if field.is(&header::CONTENT_LENGTH) {
             if declared.is_none() {
-                declared = framing::plain_length(value.as_bytes())
-                    .or_else(|| value.to_str().ok().and_then(|v| v.trim().parse().ok()));
+                declared = framing::plain_length(value).or_else(|| {
+                    crate::http1::visible_str(value).and_then(|v| v.trim().parse().ok())
+                });
             }
             continue;
         }
-        if name == header::CONNECTION {
-            close |= value
-                .to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+        if field.is(&header::CONNECTION) {
+            close |= crate::http1::lists_token([value], "close");
             continue;
         }
-        if name == header::TRANSFER_ENCODING {
+        if field.is(&header::TRANSFER_ENCODING) {
             continue;
         }
-        has_date |= name == header::DATE;
-        write_title_case(out, name.as_str());
+        has_date |= field.is(&header::DATE);
+        field.write_name(out);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
 

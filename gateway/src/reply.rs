@@ -1,0 +1,112 @@
+//! What a request is answered with: a response the gateway made, or a `no-op` backend's
+//! response relayed with its head as it came (see [`crate::relay`]), which the HTTP/1.x
+//! connection writes without a header map ever being built.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+use http_body_util::BodyExt;
+
+use crate::backend::pool::PooledBody;
+use crate::body::{Body, BoxError};
+use crate::http1::fields::{name_is_any, RawFields};
+use crate::http1::HOP_BY_HOP;
+
+/// [`crate::endpoint::KRAKEND`] and [`crate::endpoint::COMPLETED`] as bytes.
+const X_KRAKEND: &[u8] = b"x-krakend";
+const X_KRAKEND_COMPLETED: &[u8] = b"x-krakend-completed";
+
+/// The answer to one request.
+pub enum Reply {
+    /// A response the gateway made: any endpoint's, a built-in route's, an error.
+    Made(http::Response<Body>),
+    /// A `no-op` backend's response passed through as it came.
+    Relayed(Relayed),
+}
+
+impl Reply {
+    /// The status sent.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Made(r) => r.status(),
+            Self::Relayed(r) => r.status,
+        }
+    }
+
+    /// The answer as an `http` response (for HTTP/2, and for a layer that adds headers).
+    pub fn into_response(self) -> http::Response<Body> {
+        match self {
+            Self::Made(r) => r,
+            Self::Relayed(r) => r.into_response(),
+        }
+    }
+}
+
+impl From<http::Response<Body>> for Reply {
+    fn from(response: http::Response<Body>) -> Self {
+        Self::Made(response)
+    }
+}
+
+/// A `no-op` backend's response on its way to the client: what KrakenD's pass-through sends
+/// is the backend's status, its headers but the hop-by-hop ones, `X-Krakend` and
+/// `X-Krakend-Completed: false` unless the backend sent those, and its body as it streams.
+pub struct Relayed {
+    /// The backend's status.
+    pub status: StatusCode,
+    /// The backend's header fields, as they came.
+    pub fields: RawFields,
+    /// The backend's body, which gives its connection back to the pool once read.
+    pub body: PooledBody,
+    /// The gateway's `X-Krakend` value.
+    pub version: HeaderValue,
+}
+
+impl Relayed {
+    /// The header fields sent to the client, in order: the backend's (names as they came)
+    /// but the hop-by-hop ones, then the gateway's where the backend sent none.
+    pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let (mut has_version, mut has_completed) = (false, false);
+        for (name, _) in self.fields.iter() {
+            has_version |= name.eq_ignore_ascii_case(X_KRAKEND);
+            has_completed |= name.eq_ignore_ascii_case(X_KRAKEND_COMPLETED);
+        }
+        let ours = [
+            (!has_version).then_some((X_KRAKEND, self.version.as_bytes())),
+            (!has_completed).then_some((X_KRAKEND_COMPLETED, &b"false"[..])),
+        ];
+        self.fields
+            .iter()
+            .filter(|(name, _)| !name_is_any(name, &HOP_BY_HOP))
+            .chain(ours.into_iter().flatten())
+    }
+
+    /// The same answer as an `http` response: the fields of [`Relayed::fields`] in a map.
+    pub fn into_response(self) -> http::Response<Body> {
+        let mut headers = HeaderMap::with_capacity(self.fields.len() + 2);
+        for (name, value) in self.fields() {
+            // The client's parser admits only tokens and visible values, which both take.
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+            {
+                headers.append(name, value);
+            }
+        }
+        let body = self.body.map_err(|e| Box::new(e) as BoxError).boxed();
+        let mut response = http::Response::new(body);
+        *response.status_mut() = self.status;
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::{COMPLETED, KRAKEND};
+
+    #[test]
+    fn our_names_are_the_endpoints() {
+        assert_eq!(X_KRAKEND, KRAKEND.as_str().as_bytes());
+        assert_eq!(X_KRAKEND_COMPLETED, COMPLETED.as_str().as_bytes());
+    }
+}
