@@ -64,12 +64,26 @@ impl Gateway {
         Self::build_metered(cfg, debug, None)
     }
 
-    /// [`Gateway::build`], registering router and backend series in `metrics`.
+    /// [`Gateway::build`], registering router and backend series in `metrics`. The relay
+    /// serves the endpoints it may ([`crate::relay`]) unless `CEPHALO_RELAY=off`.
     pub fn build_metered(
         cfg: &ServiceConfig,
         debug: bool,
         metrics: Option<&crate::metrics::Registry>,
     ) -> Result<Self, Vec<String>> {
+        let relay = std::env::var("CEPHALO_RELAY").map_or(true, |v| v != "off");
+        Self::build_with(cfg, debug, metrics, relay)
+    }
+
+    /// [`Gateway::build_metered`], with the relay on or off.
+    pub fn build_with(
+        cfg: &ServiceConfig,
+        debug: bool,
+        metrics: Option<&crate::metrics::Registry>,
+        relay: bool,
+    ) -> Result<Self, Vec<String>> {
+        let metered =
+            metrics.is_some_and(|m| m.router_enabled || m.proxy_enabled || m.backend_enabled);
         let flags = RouterFlags {
             redirect_trailing_slash: cfg.router.redirect_trailing_slash,
             redirect_fixed_path: cfg.router.redirect_fixed_path,
@@ -158,6 +172,20 @@ impl Gateway {
             };
             if let Some(m) = metrics.filter(|m| m.router_enabled) {
                 handler = handler.with_metrics(m.route(e.method.as_str(), &e.endpoint));
+            }
+            if relay {
+                match crate::relay::ineligible(e, metered) {
+                    None => {
+                        tracing::debug!(endpoint = %e.endpoint, "served by the relay");
+                        handler = handler.with_relay(Some(crate::relay::Relay::new(
+                            &e.backends[0],
+                            client.clone(),
+                        )));
+                    }
+                    Some(why) => {
+                        tracing::debug!(endpoint = %e.endpoint, why, "served by the proxy stack");
+                    }
+                }
             }
             if let Err(err) = router.insert(
                 e.method.clone(),

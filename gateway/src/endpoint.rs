@@ -44,11 +44,15 @@ enum QueryPass {
     Only(Vec<String>),
 }
 
-/// The gateway's `X-Forwarded-For` and `X-Forwarded-Host` values for one request (`None`
-/// when the text is not a valid value).
-pub struct Forwarded {
-    client_ip: Option<HeaderValue>,
-    host: Option<HeaderValue>,
+/// One of the gateway's own backend request header values, named: the sink knows the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ours {
+    /// `X-Forwarded-For`: the client IP.
+    ClientIp,
+    /// `X-Forwarded-Host`: the `Host` the client asked for.
+    Host,
+    /// `User-Agent` (or `X-Forwarded-Via`): `KrakenD Version ...`.
+    Agent,
 }
 
 /// Where [`Endpoint::backend_headers`] puts a backend request's headers.
@@ -56,16 +60,35 @@ pub trait HeaderSink {
     /// A client header passed on.
     fn passed(&mut self, name: &HeaderName, value: &HeaderValue);
     /// One of the gateway's own.
-    fn ours(&mut self, name: HeaderName, value: HeaderValue);
+    fn ours(&mut self, name: HeaderName, value: Ours);
 }
 
-impl HeaderSink for HeaderMap {
+/// A backend request's headers gathered in a map (the general path's).
+struct MapSink<'a> {
+    map: HeaderMap,
+    client_ip: Option<String>,
+    host: Option<String>,
+    agent: &'a HeaderValue,
+}
+
+impl HeaderSink for MapSink<'_> {
     fn passed(&mut self, name: &HeaderName, value: &HeaderValue) {
-        self.append(name.clone(), value.clone());
+        self.map.append(name.clone(), value.clone());
     }
 
-    fn ours(&mut self, name: HeaderName, value: HeaderValue) {
-        self.append(name, value);
+    fn ours(&mut self, name: HeaderName, value: Ours) {
+        // The strings become the values' bytes without a copy.
+        let value = match value {
+            Ours::ClientIp => self.client_ip.take().map(Bytes::from),
+            Ours::Host => self.host.take().map(Bytes::from),
+            Ours::Agent => {
+                self.map.append(name, self.agent.clone());
+                return;
+            }
+        };
+        if let Some(v) = value.and_then(|v| HeaderValue::from_maybe_shared(v).ok()) {
+            self.map.append(name, v);
+        }
     }
 }
 
@@ -121,9 +144,37 @@ pub struct Endpoint {
     rate_limit: Option<crate::qos::router_limit::RouterLimiter>,
     lua: Option<crate::lua::EndpointScript>,
     metrics: Option<std::sync::Arc<crate::metrics::RouteMetrics>>,
+    /// Serves the endpoint instead of the proxy stack when it may (see [`crate::relay`]).
+    relay: Option<crate::relay::Relay>,
 }
 
 impl Endpoint {
+    /// Serves requests through `relay` (start-up only).
+    pub fn with_relay(mut self, relay: Option<crate::relay::Relay>) -> Self {
+        self.relay = relay;
+        self
+    }
+
+    /// Whether requests go through the relay.
+    pub fn relays(&self) -> bool {
+        self.relay.is_some()
+    }
+
+    /// The endpoint's `timeout`.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The `X-Krakend` value.
+    pub fn version(&self) -> &HeaderValue {
+        &self.version
+    }
+
+    /// The `User-Agent` the gateway sends backends.
+    pub fn user_agent(&self) -> &HeaderValue {
+        &self.user_agent
+    }
+
     /// Signs responses with `auth/signer` (KrakenD's signer handler replaces the endpoint's).
     pub fn with_signer(mut self, signer: Option<crate::security::signer::JwtSigner>) -> Self {
         self.signer = signer;
@@ -164,6 +215,7 @@ impl Endpoint {
         };
         Self {
             metrics: None,
+            relay: None,
             proxy,
             timeout: cfg.timeout,
             cache_control: (!cfg.cache_ttl.is_zero())
@@ -204,18 +256,37 @@ impl Endpoint {
         }
     }
 
-    fn proxy_request(&self, c: ClientRequest) -> Request {
+    pub(crate) fn proxy_request(&self, c: ClientRequest) -> Request {
         // Room for the passed headers and the four the gateway adds.
         let passed = match &self.headers {
             HeaderPass::All => c.headers.len(),
             HeaderPass::Only(names) => names.len(),
         };
-        let mut headers = HeaderMap::with_capacity(passed + 4);
-        // The strings become the values' bytes without a copy.
-        let forwarded = self.forwarded(c.client_ip, c.host);
-        self.backend_headers(&c.headers, forwarded, &mut headers);
+        let forwarded = (valid_value(&c.client_ip), valid_value(&c.host));
+        let mut sink = MapSink {
+            map: HeaderMap::with_capacity(passed + 4),
+            client_ip: Some(c.client_ip),
+            host: Some(c.host),
+            agent: &self.user_agent,
+        };
+        self.backend_headers(&c.headers, forwarded, &mut sink);
+        let headers = sink.map;
+        Request {
+            method: c.method,
+            path: c.path,
+            query: self.query_of(c.query.as_deref()),
+            params: params_of(c.params),
+            headers,
+            body: c.body,
+            has_body: c.has_body,
+            target: None,
+        }
+    }
+
+    /// The query parameters `input_query_strings` lets through, sorted by key.
+    pub fn query_of(&self, raw: Option<&str>) -> BTreeMap<String, Vec<String>> {
         let mut query: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        if let Some(raw) = &c.query {
+        if let Some(raw) = raw {
             for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
                 let keep = match &self.query {
                     QueryPass::All => true,
@@ -229,29 +300,15 @@ impl Endpoint {
                 }
             }
         }
-        let params: HashMap<String, String> = c
-            .params
-            .into_iter()
-            .map(|(k, v)| (normalize_param(&k), v))
-            .collect();
-        Request {
-            method: c.method,
-            path: c.path,
-            query,
-            params,
-            headers,
-            body: c.body,
-            has_body: c.has_body,
-            target: None,
-        }
+        query
     }
 
-    /// The `X-Forwarded-For` and `X-Forwarded-Host` values of a request from `client_ip` to
-    /// `host` (the strings become the values' bytes without a copy).
-    pub fn forwarded(&self, client_ip: String, host: String) -> Forwarded {
-        Forwarded {
-            client_ip: HeaderValue::from_maybe_shared(Bytes::from(client_ip)).ok(),
-            host: HeaderValue::from_maybe_shared(Bytes::from(host)).ok(),
+    /// Whether the client's `name` header, which it sent, reaches the backend request
+    /// (before the backend's own `input_headers`).
+    pub fn passes_header(&self, name: &HeaderName) -> bool {
+        match &self.headers {
+            HeaderPass::All => !is_hop_by_hop(name) && *name != header::HOST,
+            HeaderPass::Only(names) => names.contains(name),
         }
     }
 
@@ -259,18 +316,18 @@ impl Endpoint {
     /// `input_headers` passes, then the gateway's own (`X-Forwarded-For`,
     /// `X-Forwarded-Host`, and `User-Agent`, or `X-Forwarded-Via` when the client's
     /// `User-Agent` is passed). Ours replace a passed header of the same name where it
-    /// stands, as `HeaderMap::insert` does; the rest follow the passed ones.
+    /// stands, as `HeaderMap::insert` does; the rest follow the passed ones. `forwarded`
+    /// tells whether the client IP and host make valid values (a header is left out
+    /// otherwise).
     pub fn backend_headers(
         &self,
         client: &HeaderMap,
-        forwarded: Forwarded,
+        forwarded: (bool, bool),
         sink: &mut impl HeaderSink,
     ) {
-        let Forwarded {
-            client_ip: mut xff,
-            host: mut xfh,
-        } = forwarded;
-        let mut ua = Some(self.user_agent.clone());
+        let mut xff = forwarded.0.then_some(Ours::ClientIp);
+        let mut xfh = forwarded.1.then_some(Ours::Host);
+        let mut ua = Some(Ours::Agent);
         if !self.passes_gateway_headers {
             // No passed name can clash: passed headers, then ours.
             match &self.headers {
@@ -282,7 +339,8 @@ impl Endpoint {
                     }
                 }
                 HeaderPass::Only(names) => {
-                    for n in names {
+                    // Most listed names are absent: a scan says so without hashing.
+                    for n in names.iter().filter(|n| crate::http1::has_header(client, n)) {
                         for v in client.get_all(n) {
                             sink.passed(n, v);
                         }
@@ -290,10 +348,7 @@ impl Endpoint {
                 }
             }
         } else {
-            let passes = |n: &HeaderName| match &self.headers {
-                HeaderPass::All => !is_hop_by_hop(n) && *n != header::HOST,
-                HeaderPass::Only(names) => names.contains(n),
-            };
+            let passes = |n: &HeaderName| self.passes_header(n);
             // The client's User-Agent, when passed, stays; ours then goes as X-Forwarded-Via.
             let keeps_agent =
                 client.contains_key(header::USER_AGENT) && passes(&header::USER_AGENT);
@@ -331,7 +386,7 @@ impl Endpoint {
                 }
                 HeaderPass::Only(names) => {
                     for n in names {
-                        if client.contains_key(n) {
+                        if crate::http1::has_header(client, n) {
                             visit(n, client.get_all(n));
                         }
                     }
@@ -374,6 +429,9 @@ impl Endpoint {
     /// `lua-endpoint`, the proxy request and the proxy's call. The future returned holds only
     /// that call under the endpoint's timeout and what writing the response needs.
     pub fn start(self: &Arc<Self>, c: ClientRequest) -> EndpointFuture {
+        if let Some(relay) = &self.relay {
+            return relay.start(self, c);
+        }
         let started = self.metrics.as_ref().map(|metrics| {
             metrics
                 .handlers
@@ -462,7 +520,11 @@ impl Endpoint {
     }
 
     /// KrakenD's response for an outcome.
-    fn respond(&self, mut outcome: Outcome, accept: Option<&str>) -> http::Response<Body> {
+    pub(crate) fn respond(
+        &self,
+        mut outcome: Outcome,
+        accept: Option<&str>,
+    ) -> http::Response<Body> {
         // A `no-op` pass-through without data (the usual one) needs no map of our own: the
         // backend's gets `X-Krakend` and `X-Krakend-Completed: false` where it lacks them,
         // which is what the general path below gives such a response.
@@ -546,6 +608,20 @@ impl Endpoint {
         *response.headers_mut() = headers;
         response
     }
+}
+
+/// Path parameters under their normalised names (`id` -> `Id`), as backends look them up.
+pub fn params_of(params: impl IntoIterator<Item = (String, String)>) -> HashMap<String, String> {
+    params
+        .into_iter()
+        .map(|(k, v)| (normalize_param(&k), v))
+        .collect()
+}
+
+/// Whether `text` makes a valid header value (as `HeaderValue::from_maybe_shared` checks):
+/// no control character but the tab.
+pub fn valid_value(text: &str) -> bool {
+    text.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 #[cfg(test)]
@@ -691,6 +767,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn valid_values_are_the_ones_header_values_take() {
+        for b in 0..=255u8 {
+            let text = format!("a{}b", char::from(b));
+            assert_eq!(
+                valid_value(&text),
+                HeaderValue::from_maybe_shared(Bytes::from(text.clone())).is_ok(),
+                "byte {b:#x}"
+            );
+        }
+    }
+
     /// The order of a backend request's headers: passed ones as the client sent them (a
     /// name listed twice passes once), ours in place of a passed one of the same name, the
     /// rest of ours after them.
@@ -710,10 +798,14 @@ mod tests {
             let mut c = cfg();
             c.input_headers = input_headers.iter().map(|s| s.to_string()).collect();
             let e = endpoint(&c, crate::proxy::testing::answering(json!({})), false);
-            let mut headers = HeaderMap::new();
-            let forwarded = e.forwarded("127.0.0.1".into(), "gw:8080".into());
-            e.backend_headers(&client, forwarded, &mut headers);
-            headers
+            let mut sink = MapSink {
+                map: HeaderMap::new(),
+                client_ip: Some("127.0.0.1".into()),
+                host: Some("gw:8080".into()),
+                agent: &e.user_agent,
+            };
+            e.backend_headers(&client, (true, true), &mut sink);
+            sink.map
                 .iter()
                 .map(|(n, v)| format!("{n}={}", v.to_str().unwrap()))
                 .collect::<Vec<_>>()

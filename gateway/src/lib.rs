@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
 pub mod qos;
+pub mod relay;
 pub mod render;
 pub mod reply;
 pub mod router;

@@ -316,10 +316,7 @@ impl HttpClient {
         loop {
             let uri = match out.uri.take() {
                 Some(uri) => uri,
-                None => out
-                    .url
-                    .parse()
-                    .map_err(|e| ProxyError::Transport(format!("parse {:?}: {e}", out.url)))?,
+                None => parse_url(&out.url)?,
             };
             if !matches!(uri.scheme_str(), Some("http" | "https")) {
                 return Err(ProxyError::Transport(format!(
@@ -410,6 +407,12 @@ impl HttpClient {
         out.uri = next_uri;
         Ok(true)
     }
+}
+
+/// A URL parsed for a request, or the error Go's client gives for it.
+pub fn parse_url(url: &str) -> Result<Uri, ProxyError> {
+    url.parse()
+        .map_err(|e| ProxyError::Transport(format!("parse {url:?}: {e}")))
 }
 
 /// Whether a response with `status` is a redirect Go's client follows (given a `Location`):

@@ -123,6 +123,47 @@ impl BackendProxy {
     }
 }
 
+/// What the relay ([`crate::relay`]) uses of a backend: the same targets, filters, client
+/// and response handling as [`BackendProxy::call`]'s.
+impl BackendProxy {
+    /// The method of its calls.
+    pub fn method(&self) -> &Method {
+        &self.inner.method
+    }
+
+    /// The client its calls go through.
+    pub fn client(&self) -> &HttpClient {
+        &self.inner.client
+    }
+
+    /// The next call's URL for these query and path parameters, through the round robin of
+    /// hosts, and that URL already parsed when the host was.
+    pub fn next_target(&self, query: &Query, params: &Params) -> (String, Option<Uri>) {
+        self.inner.next_target(query, params)
+    }
+
+    /// Whether the backend's `input_headers` let `name` through.
+    pub fn passes_header(&self, name: &HeaderName) -> bool {
+        self.inner.passes_header(name)
+    }
+
+    /// The backend request for `request` to `method` and `url` (and its parsed `uri`).
+    pub fn outgoing_to(
+        &self,
+        request: Request,
+        method: Method,
+        url: String,
+        uri: Option<Uri>,
+    ) -> Outgoing {
+        self.inner.outgoing_to(request, method, url, uri)
+    }
+
+    /// A `no-op` backend's response, passed through (see [`BackendProxy::call`]).
+    pub async fn passthrough(&self, received: client::Received) -> Result<Response, ProxyError> {
+        self.inner.passthrough(received).await
+    }
+}
+
 impl BackendProxy {
     /// The backend request this backend would send for `request` (no I/O).
     pub fn outgoing(&self, request: &Request) -> Outgoing {
@@ -168,7 +209,7 @@ impl Proxy for BackendProxy {
 /// A host's scheme and authority when the host is only those (`http://h:8080`, no path),
 /// so that a URL built on it needs no parse per request; `None` for any other host, whose
 /// URLs are parsed whole as they are sent.
-fn origin_of(host: &str) -> Option<(Scheme, Authority)> {
+pub fn origin_of(host: &str) -> Option<(Scheme, Authority)> {
     let (_, rest) = host.split_once("://")?;
     if rest.is_empty() || rest.contains(['/', '?', '#']) {
         return None;
@@ -236,6 +277,11 @@ pub fn body_mode(method: &Method, has_body: bool, body: &Bytes, sized: bool) -> 
     }
 }
 
+/// A backend request's query parameters (those let through, sorted by key).
+pub type Query = BTreeMap<String, Vec<String>>;
+/// A backend request's path parameters (normalised names).
+pub type Params = std::collections::HashMap<String, String>;
+
 /// Where a request goes: see [`Inner::locate`].
 struct Located {
     /// The absolute URL.
@@ -251,7 +297,7 @@ struct Located {
 impl Inner {
     /// The call for `request` through host number `host` (round robin).
     fn target(&self, request: &Request, host: usize) -> BackendTarget {
-        let located = self.locate(request, host);
+        let located = self.locate(&request.query, &request.params, host);
         BackendTarget {
             method: self.method.clone(),
             path: located.path_and_query[..located.path_len].to_string(),
@@ -261,14 +307,14 @@ impl Inner {
 
     /// [`Inner::target`]'s URL, and that URL already parsed when the host was: the
     /// request's path and query are then the only part of it to check.
-    fn target_and_uri(&self, request: &Request, host: usize) -> (String, Option<Uri>) {
-        if request.query.is_empty() {
+    fn target_and_uri(&self, query: &Query, params: &Params, host: usize) -> (String, Option<Uri>) {
+        if query.is_empty() {
             let i = host % self.hosts.len().max(1);
             if let Some(Some((url, uri))) = self.fixed.get(i) {
                 return (url.clone(), Some(uri.clone()));
             }
         }
-        let located = self.locate(request, host);
+        let located = self.locate(query, params, host);
         (
             located.url,
             self.uri_on(located.host, located.path_and_query),
@@ -277,15 +323,14 @@ impl Inner {
 
     /// Where `request` goes through host number `host`. Its strings are made to their
     /// exact size: the path and query becomes the URI's bytes without another allocation.
-    fn locate(&self, request: &Request, host: usize) -> Located {
-        let param = |name: &str| request.params.get(name).map(String::as_str);
+    fn locate(&self, query: &Query, params: &Params, host: usize) -> Located {
+        let param = |name: &str| params.get(name).map(String::as_str);
         let i = host % self.hosts.len().max(1);
         let host = self.hosts.get(i).map_or("", String::as_str);
         let query = match &self.query_filter {
-            None => encode_query(&request.query),
+            None => encode_query(query),
             Some(allowed) => encode_query(
-                &request
-                    .query
+                &query
                     .iter()
                     .filter(|(k, _)| allowed.contains(k))
                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -323,7 +368,7 @@ impl Inner {
         match request.target.take() {
             Some(t) => self.outgoing_to(request, t.method, t.url, None),
             None => {
-                let (url, uri) = self.next_target(&request);
+                let (url, uri) = self.next_target(&request.query, &request.params);
                 self.outgoing_to(request, self.method.clone(), url, uri)
             }
         }
@@ -331,9 +376,9 @@ impl Inner {
 
     /// The URL of the next call for `request` through the round robin of hosts, and that URL
     /// already parsed when the host was.
-    fn next_target(&self, request: &Request) -> (String, Option<Uri>) {
+    fn next_target(&self, query: &Query, params: &Params) -> (String, Option<Uri>) {
         let host = self.next_host.fetch_add(1, Ordering::Relaxed);
-        self.target_and_uri(request, host)
+        self.target_and_uri(query, params, host)
     }
 
     /// Whether the backend's `input_headers` let `name` through (the gateway's own always go).
@@ -545,7 +590,9 @@ mod tests {
             .insert("q".into(), vec!["a b".into(), "c".into()]);
         let mut built = 0;
         for host in 0..4 {
-            let (url, uri) = backend.inner.target_and_uri(&request, host);
+            let (url, uri) = backend
+                .inner
+                .target_and_uri(&request.query, &request.params, host);
             let whole: Uri = url.parse().unwrap();
             match uri {
                 Some(uri) => {
@@ -582,13 +629,13 @@ mod tests {
         request.query.clear();
         // Round robin past the end of the list, as the calls do.
         for host in 0..6 {
-            let ready = inner.target_and_uri(&request, host);
-            let located = inner.locate(&request, host);
+            let ready = inner.target_and_uri(&request.query, &request.params, host);
+            let located = inner.locate(&request.query, &request.params, host);
             let built = inner.uri_on(located.host, located.path_and_query);
             assert_eq!(ready, (located.url, built), "host {host}");
         }
         assert_eq!(
-            inner.target_and_uri(&request, 1),
+            inner.target_and_uri(&request.query, &request.params, 1),
             (
                 "https://h2/x/y?fixed=1".to_string(),
                 Some("https://h2/x/y?fixed=1".parse().unwrap())
@@ -596,7 +643,7 @@ mod tests {
         );
         // A query string still makes its own URL.
         request.query.insert("q".into(), vec!["1".into()]);
-        let (url, uri) = inner.target_and_uri(&request, 0);
+        let (url, uri) = inner.target_and_uri(&request.query, &request.params, 0);
         assert_eq!(url, "http://h:8080/x/y?fixed=1&q=1");
         assert_eq!(uri.unwrap(), "http://h:8080/x/y?fixed=1&q=1");
 

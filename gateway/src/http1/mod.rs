@@ -116,13 +116,15 @@ pub fn write_title_case(out: &mut Vec<u8>, name: &str) {
 
 /// Appends a header name of any case in Go's canonical case (`textproto`'s
 /// `CanonicalMIMEHeaderKey` for a valid token): the first letter and each letter after a `-`
-/// upper case, every other letter lower case; eight bytes at a time.
+/// upper case, every other letter lower case; eight bytes at a time, the last word padded
+/// with zeros (neither letters nor dashes) that are cut off again.
 pub fn write_canonical(out: &mut Vec<u8>, name: &[u8]) {
     let start = out.len();
     out.extend_from_slice(name);
+    out.extend_from_slice(&[0; 7]);
+    let words = name.len().div_ceil(8);
     let mut raise_next = true;
-    let mut words = out[start..].chunks_exact_mut(8);
-    for word in &mut words {
+    for word in out[start..start + words * 8].chunks_exact_mut(8) {
         let w = u64::from_le_bytes((&*word).try_into().expect("chunks of eight"));
         // Lower case first (an upper-case letter gains 0x20), then raise word starts.
         let w = w | (letters_in(w, b'A', b'Z') >> 2);
@@ -133,14 +135,7 @@ pub fn write_canonical(out: &mut Vec<u8>, name: &[u8]) {
         word.copy_from_slice(&raised.to_le_bytes());
         raise_next = dashes >> 56 != 0;
     }
-    for b in words.into_remainder() {
-        if raise_next {
-            b.make_ascii_uppercase();
-        } else {
-            b.make_ascii_lowercase();
-        }
-        raise_next = *b == b'-';
-    }
+    out.truncate(start + name.len());
 }
 
 /// The high bit of each byte of a word.
