@@ -11,7 +11,10 @@
 //! follow ([`HttpClient::send_after`]), a body compressed at the gateway's request, an error
 //! or the endpoint timeout ([`Endpoint::respond`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::Uri;
@@ -123,23 +126,49 @@ impl Relay {
             let params = params_of(c.params.iter().cloned());
             self.backend.next_target(&query, &params)
         };
-        let endpoint = Arc::clone(endpoint);
-        let backend = Arc::clone(&self.backend);
-        Box::pin(async move {
-            // A URL that does not parse (a parameter with a space, say) fails as it does on
-            // the general path.
-            let uri = match uri.map_or_else(|| parse_url(&url), Ok) {
-                Ok(uri) => uri,
-                Err(e) => return Reply::Made(endpoint.respond(Outcome::err(e), None)),
-            };
-            let call = exchange(&endpoint, &backend, c, url, uri);
-            let outcome = match crate::timeout::within(endpoint.timeout(), call).await {
-                Ok(Called::Relayed(relayed)) => return Reply::Relayed(relayed),
-                Ok(Called::General(outcome)) => outcome,
-                Err(_) => Outcome::err(ProxyError::Timeout),
-            };
-            Reply::Made(endpoint.respond(outcome, None))
-        })
+        // A URL that does not parse (a parameter with a space, say) fails as it does on the
+        // general path.
+        let uri = match uri.map_or_else(|| parse_url(&url), Ok) {
+            Ok(uri) => uri,
+            Err(e) => {
+                let answer = endpoint.respond(Outcome::err(e), None);
+                return Box::pin(std::future::ready(Reply::Made(answer)));
+            }
+        };
+        // The box is taken first so that the future is made in it rather than moved there.
+        let slot = Box::new_uninit();
+        let call = exchange(Arc::clone(endpoint), Arc::clone(&self.backend), c, url, uri);
+        let relaying = Box::write(
+            slot,
+            Relaying {
+                call: crate::timeout::within(endpoint.timeout(), call),
+                endpoint: Arc::clone(endpoint),
+            },
+        );
+        Box::into_pin(relaying)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A relayed request: the exchange under the endpoint's timeout, then the answer.
+    struct Relaying<F> {
+        #[pin]
+        call: crate::timeout::Within<F>,
+        endpoint: Arc<Endpoint>,
+    }
+}
+
+impl<F: Future<Output = Called>> Future for Relaying<F> {
+    type Output = Reply;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        let this = self.project();
+        let outcome = match ready!(this.call.poll(cx)) {
+            Ok(Called::Relayed(relayed)) => return Poll::Ready(Reply::Relayed(relayed)),
+            Ok(Called::General(outcome)) => outcome,
+            Err(_) => Outcome::err(ProxyError::Timeout),
+        };
+        Poll::Ready(Reply::Made(this.endpoint.respond(outcome, None)))
     }
 }
 
@@ -152,12 +181,13 @@ enum Called {
 
 /// Sends `c` to `uri` and reads the response head.
 async fn exchange(
-    endpoint: &Endpoint,
-    backend: &BackendProxy,
+    endpoint: Arc<Endpoint>,
+    backend: Arc<BackendProxy>,
     c: ClientRequest,
     url: String,
     uri: Uri,
 ) -> Called {
+    let (endpoint, backend) = (&*endpoint, &*backend);
     let client = backend.client();
     let method = backend.method();
     // As the general path decides them from the headers it passes.
@@ -341,6 +371,49 @@ mod tests {
         assert_eq!(
             verdicts(&format!("[{}]", noop("", "")), true),
             [Some("metrics")]
+        );
+    }
+
+    /// A relayed request's future is allocated and moved whole for every request: it holds
+    /// its exchange once (an `async` wrapper and the timeout as an `async fn` held it
+    /// three times).
+    #[test]
+    fn a_relayed_request_holds_its_exchange_once() {
+        let cfg = crate::config::parse_str(
+            r#"{"version": 3, "endpoints": [{"endpoint": "/e", "output_encoding": "no-op", "backend": [
+                {"host": ["http://b:8080"], "url_pattern": "/x", "encoding": "no-op"}]}]}"#,
+            crate::config::Format::Json,
+            std::path::Path::new("t.json"),
+        )
+        .unwrap();
+        let e = &cfg.endpoints[0];
+        let client = HttpClient::default();
+        let relay = Relay::new(&e.backends[0], client.clone());
+        let endpoint = Arc::new(Endpoint::new(
+            e,
+            crate::pipeline::build(e, &client),
+            false,
+            HeaderValue::from_static("Version x"),
+            HeaderValue::from_static("KrakenD Version x"),
+        ));
+        let request = || ClientRequest {
+            method: http::Method::GET,
+            path: "/e".into(),
+            query: None,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
+            has_body: false,
+            params: vec![],
+            client_ip: "127.0.0.1".into(),
+            host: "gw".into(),
+        };
+        let whole = std::mem::size_of_val(&*relay.start(&endpoint, request()));
+        let uri: Uri = "http://b:8080/x".parse().unwrap();
+        let exchange = exchange(endpoint, relay.backend.clone(), request(), "u".into(), uri);
+        let once = std::mem::size_of_val(&exchange);
+        assert!(
+            whole <= once + 96,
+            "{whole} bytes for an exchange of {once}"
         );
     }
 }

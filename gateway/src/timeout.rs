@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -26,24 +26,46 @@ pub struct Elapsed;
 
 /// Runs `call` until it ends or `limit` passes, whichever comes first. A call that ends on
 /// its first poll takes no timer at all. Must run inside a tokio runtime with timers.
-pub async fn within<F: Future>(limit: Duration, call: F) -> Result<F::Output, Elapsed> {
-    let mut call = pin!(call);
-    let mut timer: Option<Recycled> = None;
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = call.as_mut().poll(cx) {
+pub fn within<F: Future>(limit: Duration, call: F) -> Within<F> {
+    Within {
+        call,
+        limit,
+        timer: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`within`]'s future: the call itself, held once (an `async fn` would hold its
+    /// argument and a pinned copy of it), and its timer once it waits.
+    pub struct Within<F> {
+        #[pin]
+        call: F,
+        limit: Duration,
+        timer: Option<Recycled>,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.call.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        let timer = timer.get_or_insert_with(|| Recycled::take(Instant::now() + limit));
+        let limit = *this.limit;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Recycled::take(Instant::now() + limit));
         match timer.sleep().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
             Poll::Pending => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 /// A timer of this thread's pool, given back when dropped.
-struct Recycled {
+pub struct Recycled {
     runtime: Id,
     sleep: Option<Pin<Box<Sleep>>>,
 }
