@@ -303,12 +303,13 @@ impl HeaderSink for WireSink<'_> {
         if !self.backend.passes_header(&name) {
             return;
         }
-        let value = match value {
-            Ours::ClientIp => self.client_ip,
-            Ours::Host => self.host,
-            Ours::Agent => self.agent.as_bytes(),
+        let (canonical, value): (&[u8], &[u8]) = match value {
+            Ours::ClientIp => (b"X-Forwarded-For", self.client_ip),
+            Ours::Host => (b"X-Forwarded-Host", self.host),
+            Ours::Agent if name == header::USER_AGENT => (b"User-Agent", self.agent.as_bytes()),
+            Ours::Agent => (b"X-Forwarded-Via", self.agent.as_bytes()),
         };
-        self.head.field(&name, value);
+        self.head.field_named(&name, canonical, value);
     }
 }
 

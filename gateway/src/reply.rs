@@ -8,7 +8,7 @@ use http_body_util::BodyExt;
 
 use crate::backend::pool::PooledBody;
 use crate::body::{Body, BoxError};
-use crate::http1::fields::{name_is_any, RawFields};
+use crate::http1::fields::{name_is_any, RawFields, WireField};
 use crate::http1::HOP_BY_HOP;
 
 /// [`crate::endpoint::KRAKEND`] and [`crate::endpoint::COMPLETED`] as bytes.
@@ -64,30 +64,37 @@ pub struct Relayed {
 impl Relayed {
     /// The header fields sent to the client, in order: the backend's (names as they came)
     /// but the hop-by-hop ones, then the gateway's where the backend sent none.
-    pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    pub fn fields(&self) -> impl Iterator<Item = WireField<'_>> + '_ {
         let (mut has_version, mut has_completed) = (false, false);
         for (name, _) in self.fields.iter() {
             has_version |= name.eq_ignore_ascii_case(X_KRAKEND);
             has_completed |= name.eq_ignore_ascii_case(X_KRAKEND_COMPLETED);
         }
+        let ours = |name: &'static [u8], value| WireField {
+            name,
+            value,
+            canonical: true,
+        };
         let ours = [
-            (!has_version).then_some((X_KRAKEND, self.version.as_bytes())),
-            (!has_completed).then_some((X_KRAKEND_COMPLETED, &b"false"[..])),
+            (!has_version).then(|| ours(b"X-Krakend", self.version.as_bytes())),
+            (!has_completed).then(|| ours(b"X-Krakend-Completed", b"false")),
         ];
         self.fields
             .iter()
             .filter(|(name, _)| !name_is_any(name, &HOP_BY_HOP))
+            .map(WireField::raw)
             .chain(ours.into_iter().flatten())
     }
 
     /// The same answer as an `http` response: the fields of [`Relayed::fields`] in a map.
     pub fn into_response(self) -> http::Response<Body> {
         let mut headers = HeaderMap::with_capacity(self.fields.len() + 2);
-        for (name, value) in self.fields() {
+        for field in self.fields() {
             // The client's parser admits only tokens and visible values, which both take.
-            if let (Ok(name), Ok(value)) =
-                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
-            {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(field.name),
+                HeaderValue::from_bytes(field.value),
+            ) {
                 headers.append(name, value);
             }
         }

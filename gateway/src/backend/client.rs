@@ -491,13 +491,13 @@ impl Attempt {
     /// `Accept-Encoding: gzip`, `Connection: close`.
     pub fn add_fields(&self, head: &mut HeadWriter) {
         if let Some(v) = &self.referer {
-            head.field(&header::REFERER, v.as_bytes());
+            head.field_named(&header::REFERER, b"Referer", v.as_bytes());
         }
         if self.decompress {
-            head.field(&header::ACCEPT_ENCODING, b"gzip");
+            head.field_named(&header::ACCEPT_ENCODING, b"Accept-Encoding", b"gzip");
         }
         if self.close {
-            head.field(&header::CONNECTION, b"close");
+            head.field_named(&header::CONNECTION, b"Connection", b"close");
         }
     }
 }

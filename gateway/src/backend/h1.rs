@@ -364,15 +364,35 @@ impl HeadWriter {
 
     /// Writes one field; a framed body's own framing header replaces any given one.
     pub fn field(&mut self, name: &HeaderName, value: &[u8]) {
+        if self.admits(name, value) {
+            write_title_case(&mut self.out, name.as_str());
+            self.value(value);
+        }
+    }
+
+    /// [`HeadWriter::field`] for a name whose canonical case is known already (`canonical`).
+    pub fn field_named(&mut self, name: &HeaderName, canonical: &[u8], value: &[u8]) {
+        debug_assert!(canonical.eq_ignore_ascii_case(name.as_str().as_bytes()));
+        if self.admits(name, value) {
+            self.out.extend_from_slice(canonical);
+            self.value(value);
+        }
+    }
+
+    /// Whether the field goes into the head, noting `Host` and `Connection: close`.
+    fn admits(&mut self, name: &HeaderName, value: &[u8]) -> bool {
         if self.framed && (name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING) {
-            return;
+            return false;
         }
         if name == header::HOST {
             self.has_host = true;
         } else if name == header::CONNECTION {
             self.close |= crate::http1::lists_token([value], "close");
         }
-        write_title_case(&mut self.out, name.as_str());
+        true
+    }
+
+    fn value(&mut self, value: &[u8]) {
         self.out.extend_from_slice(b": ");
         self.out.extend_from_slice(value);
         self.out.extend_from_slice(b"\r\n");

@@ -96,6 +96,29 @@ impl RawFields {
     }
 }
 
+/// A header field on its way out: its name as it came (any case), or already in Go's
+/// canonical case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WireField<'a> {
+    /// The name.
+    pub name: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+    /// The name is in canonical case already.
+    pub canonical: bool,
+}
+
+impl<'a> WireField<'a> {
+    /// A field as it came.
+    pub fn raw((name, value): (&'a [u8], &'a [u8])) -> Self {
+        Self {
+            name,
+            value,
+            canonical: false,
+        }
+    }
+}
+
 /// Whether `name` (any case) is one of `lower_names`.
 pub fn name_is_any(name: &[u8], lower_names: &[&str]) -> bool {
     lower_names

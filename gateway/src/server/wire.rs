@@ -11,6 +11,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 
+use crate::http1::fields::WireField;
 use crate::http1::framing::{self, Framing};
 use crate::http1::{wants_close, write_canonical, write_title_case};
 
@@ -252,18 +253,21 @@ impl OutField for (&HeaderName, &HeaderValue) {
     }
 }
 
-/// A field as it came on the wire: its name in any case.
-impl OutField for (&[u8], &[u8]) {
+impl OutField for WireField<'_> {
     fn is(&self, name: &HeaderName) -> bool {
-        self.0.eq_ignore_ascii_case(name.as_str().as_bytes())
+        self.name.eq_ignore_ascii_case(name.as_str().as_bytes())
     }
 
     fn write_name(&self, out: &mut Vec<u8>) {
-        write_canonical(out, self.0);
+        if self.canonical {
+            out.extend_from_slice(self.name);
+        } else {
+            write_canonical(out, self.name);
+        }
     }
 
     fn value(&self) -> &[u8] {
-        self.1
+        self.value
     }
 }
 
