@@ -20,7 +20,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::Uri;
 
 use crate::backend::client::{follows, is_replayable, parse_url, BodyMode, HttpClient};
-use crate::backend::h1::{HeadWriter, OutgoingBody, ResponseHead};
+use crate::backend::h1::{HeadWriter, HostLine, OutgoingBody, ResponseHead};
 use crate::backend::pool::PooledBody;
 use crate::backend::{body_mode, BackendProxy};
 use crate::config::{BackendConfig, BackendEncoding, EndpointConfig, OutputEncoding};
@@ -121,7 +121,7 @@ impl Relay {
     /// Starts serving `c` for `endpoint`: the backend's target is chosen now, the exchange
     /// runs under the endpoint's timeout.
     pub fn start(&self, endpoint: &Arc<Endpoint>, c: ClientRequest) -> EndpointFuture {
-        let (url, uri) = {
+        let (host, url, uri) = {
             let query = endpoint.query_of(c.query.as_deref());
             let params = params_of(c.params.iter().cloned());
             self.backend.next_target(&query, &params)
@@ -137,7 +137,8 @@ impl Relay {
         };
         // The box is taken first so that the future is made in it rather than moved there.
         let slot = Box::new_uninit();
-        let call = exchange(Arc::clone(endpoint), Arc::clone(&self.backend), c, url, uri);
+        let target = Target { host, url, uri };
+        let call = exchange(Arc::clone(endpoint), Arc::clone(&self.backend), c, target);
         let relaying = Box::write(
             slot,
             Relaying {
@@ -179,15 +180,27 @@ enum Called {
     General(Outcome),
 }
 
-/// Sends `c` to `uri` and reads the response head.
+/// Where a relayed request goes: which of the backend's hosts, the URL, its parsed URI.
+struct Target {
+    host: usize,
+    url: String,
+    uri: Uri,
+}
+
+/// Sends `c` to `target` and reads the response head.
 async fn exchange(
     endpoint: Arc<Endpoint>,
     backend: Arc<BackendProxy>,
     c: ClientRequest,
-    url: String,
-    uri: Uri,
+    target: Target,
 ) -> Called {
     let (endpoint, backend) = (&*endpoint, &*backend);
+    let Target { host, url, uri } = target;
+    // The host's `Host` line, written once at start-up.
+    let host_line = match backend.host_line(host) {
+        Some(line) => HostLine::Written(line),
+        None => HostLine::Of(&uri),
+    };
     let client = backend.client();
     let method = backend.method();
     // As the general path decides them from the headers it passes.
@@ -221,7 +234,7 @@ async fn exchange(
         let forwarded = (valid_value(&c.client_ip), valid_value(&c.host));
         endpoint.backend_headers(&c.headers, forwarded, &mut sink);
         attempt.add_fields(&mut head);
-        head.finish(method, &uri, body)
+        head.finish_with(method, host_line, body)
     };
     let replayable = is_replayable(method, mode);
     let (head, body) = match client
@@ -410,7 +423,12 @@ mod tests {
         };
         let whole = std::mem::size_of_val(&*relay.start(&endpoint, request()));
         let uri: Uri = "http://b:8080/x".parse().unwrap();
-        let exchange = exchange(endpoint, relay.backend.clone(), request(), "u".into(), uri);
+        let target = Target {
+            host: 0,
+            url: "u".into(),
+            uri,
+        };
+        let exchange = exchange(endpoint, relay.backend.clone(), request(), target);
         let once = std::mem::size_of_val(&exchange);
         assert!(
             whole <= once + 96,

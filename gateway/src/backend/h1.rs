@@ -400,9 +400,22 @@ impl HeadWriter {
 
     /// Ends the head (`Host` from `uri` when no field gave one, then the body's framing)
     /// and makes the request.
-    pub fn finish(mut self, method: &Method, uri: &Uri, body: OutgoingBody) -> PreparedRequest {
+    pub fn finish(self, method: &Method, uri: &Uri, body: OutgoingBody) -> PreparedRequest {
+        self.finish_with(method, HostLine::Of(uri), body)
+    }
+
+    /// [`HeadWriter::finish`] with the `Host` line given.
+    pub fn finish_with(
+        mut self,
+        method: &Method,
+        host: HostLine<'_>,
+        body: OutgoingBody,
+    ) -> PreparedRequest {
         if !self.has_host {
-            write_host(&mut self.out, uri);
+            match host {
+                HostLine::Of(uri) => write_host(&mut self.out, uri),
+                HostLine::Written(line) => self.out.extend_from_slice(line),
+            }
         }
         match &body {
             OutgoingBody::Sized(bytes) => {
@@ -424,6 +437,22 @@ impl HeadWriter {
             close: self.close,
         }
     }
+}
+
+/// Where a request head's `Host` line comes from.
+#[derive(Clone, Copy)]
+pub enum HostLine<'a> {
+    /// The URI's authority.
+    Of(&'a Uri),
+    /// A line made before by [`host_line`] for the same URI's origin.
+    Written(&'a [u8]),
+}
+
+/// The `Host` line [`HeadWriter::finish`] writes for a URI: `Host: host[:port]\r\n`.
+pub fn host_line(uri: &Uri) -> Vec<u8> {
+    let mut line = Vec::new();
+    write_host(&mut line, uri);
+    line
 }
 
 /// `Host: ` the URI's host, and its port unless it is the scheme's default. Read straight

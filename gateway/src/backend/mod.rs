@@ -48,6 +48,8 @@ struct Inner {
     /// Each parsed host's whole target when the `url_pattern` has no parameter: a request
     /// without a query string then goes there with no URL built or checked.
     fixed: Vec<Option<(String, Uri)>>,
+    /// Each parsed host's `Host` line, written once (see [`h1::host_line`]).
+    host_lines: Vec<Option<Vec<u8>>>,
     next_host: AtomicUsize,
     template: UrlTemplate,
     method: Method,
@@ -87,12 +89,17 @@ impl BackendProxy {
             .cloned();
         let origins: Vec<_> = cfg.hosts.iter().map(|h| origin_of(h)).collect();
         let fixed = fixed_targets(&cfg.hosts, &origins, &cfg.url_pattern);
+        let host_lines = origins
+            .iter()
+            .map(|o| Some(h1::host_line(&uri_of(o.as_ref()?, "/".into())?)))
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 client,
                 hosts: cfg.hosts.clone(),
                 origins,
                 fixed,
+                host_lines,
                 next_host: AtomicUsize::new(0),
                 template: cfg.url_pattern.clone(),
                 method: cfg.method.clone(),
@@ -136,10 +143,17 @@ impl BackendProxy {
         &self.inner.client
     }
 
-    /// The next call's URL for these query and path parameters, through the round robin of
-    /// hosts, and that URL already parsed when the host was.
-    pub fn next_target(&self, query: &Query, params: &Params) -> (String, Option<Uri>) {
-        self.inner.next_target(query, params)
+    /// The next call for these query and path parameters, through the round robin of hosts:
+    /// which host, the URL, and that URL already parsed when the host was.
+    pub fn next_target(&self, query: &Query, params: &Params) -> (usize, String, Option<Uri>) {
+        let host = self.inner.next_host.fetch_add(1, Ordering::Relaxed);
+        let (url, uri) = self.inner.target_and_uri(query, params, host);
+        (host % self.inner.hosts.len().max(1), url, uri)
+    }
+
+    /// The `Host` line of host number `host`, when it was parsed.
+    pub fn host_line(&self, host: usize) -> Option<&[u8]> {
+        self.inner.host_lines.get(host).and_then(Option::as_deref)
     }
 
     /// Whether the backend's `input_headers` let `name` through.
@@ -598,10 +612,15 @@ mod tests {
                 Some(uri) => {
                     assert_eq!(uri, whole, "{url}");
                     assert_eq!(uri.to_string(), whole.to_string());
+                    // The host's Host line, written once, is the URI's.
+                    assert_eq!(backend.host_line(host), Some(&h1::host_line(&uri)[..]));
                     built += 1;
                 }
                 // A host with a path of its own is parsed whole, as before.
-                None => assert_eq!(url, "http://h3/base/x/7%20b?fixed=1&q=a+b&q=c"),
+                None => {
+                    assert_eq!(url, "http://h3/base/x/7%20b?fixed=1&q=a+b&q=c");
+                    assert_eq!(backend.host_line(host), None);
+                }
             }
         }
         assert_eq!(built, 3);
