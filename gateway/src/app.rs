@@ -228,47 +228,27 @@ impl Gateway {
         self: &Arc<Self>,
         req: http::Request<RequestBody>,
         remote: SocketAddr,
-    ) -> impl Future<Output = Reply> + Send + 'static {
-        let started = Instant::now();
+    ) -> Handled {
         // gin's logger: the path with its raw query, skipped by exact path.
         let access = (self.access_log && !self.skip_paths.iter().any(|p| p == req.uri().path()))
-            .then(|| {
-                (
-                    req.method().clone(),
-                    req.uri()
-                        .path_and_query()
-                        .map_or_else(|| req.uri().path().to_string(), |p| p.to_string()),
-                    self.client_ip.client_ip(req.headers(), remote.ip()),
-                )
+            .then(|| AccessEntry {
+                started: Instant::now(),
+                method: req.method().clone(),
+                path: req
+                    .uri()
+                    .path_and_query()
+                    .map_or_else(|| req.uri().path().to_string(), |p| p.to_string()),
+                ip: self.client_ip.client_ip(req.headers(), remote.ip()),
             });
         let (routed, extra) = match self.guards.admit(req.method(), req.uri(), req.headers()) {
             Admission::Answer(r) => (Routed::Ready(Reply::Made(r)), None),
-            Admission::Route(extra) => (self.route(req, remote), Some(extra)),
+            Admission::Route(extra) => (self.route(req, remote), extra),
         };
-        async move {
-            let mut reply = match routed {
-                Routed::Ready(r) => r,
-                Routed::Waiting(f) => f.await,
-            };
-            // Service guards' headers go into an `http` response (rare: CORS, security/http).
-            if let Some(extra @ Some(_)) = extra {
-                let mut response = reply.into_response();
-                ServiceGuards::finish(extra, &mut response);
-                reply = Reply::Made(response);
-            }
-            if let Some((method, path, ip)) = access {
-                // gin's default formatter without colours (the message follows "[GIN] <time> ").
-                tracing::info!(
-                    target: "krakend::access",
-                    "| {:3} | {:>13} | {:>15} | {:<7}  {}",
-                    reply.status().as_u16(),
-                    crate::config::duration::format_go_duration(started.elapsed()),
-                    ip,
-                    method.as_str(),
-                    crate::fc::go_quote(&path)
-                );
-            }
-            reply
+        let after =
+            (extra.is_some() || access.is_some()).then(|| Box::new(After { extra, access }));
+        Handled {
+            routed: Some(routed),
+            after,
         }
     }
 
@@ -406,6 +386,72 @@ impl Gateway {
                 &body,
             ),
         }))
+    }
+}
+
+/// A request being handled ([`Gateway::handle`]): its answer, or the answer to wait for,
+/// and what comes after it (service guards' headers, the access log), if anything.
+pub struct Handled {
+    routed: Option<Routed>,
+    after: Option<Box<After>>,
+}
+
+/// What a handled request's answer goes through before it is sent (rare: a boxed extra).
+struct After {
+    /// Service guards' headers (CORS, `security/http`).
+    extra: Option<HeaderMap>,
+    access: Option<AccessEntry>,
+}
+
+/// One line of gin's access log, waiting for its status.
+struct AccessEntry {
+    started: Instant,
+    method: Method,
+    path: String,
+    ip: String,
+}
+
+impl Future for Handled {
+    type Output = Reply;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Reply> {
+        let mut reply = match self.routed.as_mut() {
+            Some(Routed::Waiting(f)) => std::task::ready!(f.as_mut().poll(cx)),
+            Some(Routed::Ready(_)) => match self.routed.take() {
+                Some(Routed::Ready(r)) => r,
+                _ => unreachable!("matched just above"),
+            },
+            None => panic!("a handled request polled after its answer"),
+        };
+        self.routed = None;
+        if let Some(after) = self.after.take() {
+            let After { extra, access } = *after;
+            // Service guards' headers go into an `http` response.
+            if extra.is_some() {
+                let mut response = reply.into_response();
+                ServiceGuards::finish(extra, &mut response);
+                reply = Reply::Made(response);
+            }
+            if let Some(AccessEntry {
+                started,
+                method,
+                path,
+                ip,
+            }) = access
+            {
+                // gin's default formatter without colours (the message follows "[GIN] <time> ").
+                tracing::info!(
+                    target: "krakend::access",
+                    "| {:3} | {:>13} | {:>15} | {:<7}  {}",
+                    reply.status().as_u16(),
+                    crate::config::duration::format_go_duration(started.elapsed()),
+                    ip,
+                    method.as_str(),
+                    crate::fc::go_quote(&path)
+                );
+            }
+        }
+        std::task::Poll::Ready(reply)
     }
 }
 

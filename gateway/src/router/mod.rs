@@ -70,6 +70,9 @@ pub struct Router<T> {
     flags: RouterFlags,
 }
 
+/// Path segments looked up without allocating.
+const INLINE_SEGMENTS: usize = 16;
+
 fn split(path: &str) -> Vec<&str> {
     path.strip_prefix('/').unwrap_or(path).split('/').collect()
 }
@@ -161,7 +164,20 @@ impl<T> Router<T> {
 
     /// Routes a (decoded) path.
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_, T> {
-        let segs = split(path);
+        // The segments of a usual path fit on the stack.
+        let mut inline = [""; INLINE_SEGMENTS];
+        let many;
+        let segs: &[&str] = if path.bytes().filter(|&b| b == b'/').count() < INLINE_SEGMENTS {
+            let mut n = 0;
+            for seg in path.strip_prefix('/').unwrap_or(path).split('/') {
+                inline[n] = seg;
+                n += 1;
+            }
+            &inline[..n]
+        } else {
+            many = split(path);
+            &many
+        };
         if let Some(tree) = self.tree(method) {
             let mut params = Vec::new();
             if let Some(value) = find(tree, &segs, 0, &mut params) {
@@ -365,6 +381,24 @@ mod tests {
             Lookup::MethodNotAllowed(vec![Method::POST])
         );
         assert_eq!(r.lookup(&Method::GET, "/nope"), Lookup::NotFound);
+    }
+
+    #[test]
+    fn paths_of_any_depth_are_found() {
+        let deep: String = (0..INLINE_SEGMENTS + 4).map(|i| format!("/s{i}")).collect();
+        let exact: String = (0..INLINE_SEGMENTS).map(|i| format!("/s{i}")).collect();
+        let r = router(&[("GET", "/w/*"), ("GET", &deep), ("GET", &exact)]);
+        for (path, value) in [(&deep, 1), (&exact, 2)] {
+            match r.lookup(&Method::GET, path) {
+                Lookup::Found(f) => assert_eq!(*f.value, value, "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        let long = format!("/w{deep}/");
+        match r.lookup(&Method::GET, &long) {
+            Lookup::Found(f) => assert_eq!(f.params[0].1, format!("{deep}/")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

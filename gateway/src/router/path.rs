@@ -25,6 +25,9 @@ pub fn clean(p: &str) -> String {
 
 /// Go's `URL.Path`: the percent-decoded path (invalid escapes kept as they are).
 pub fn decode(raw: &str) -> String {
+    if !raw.contains('%') {
+        return raw.to_owned();
+    }
     percent_encoding::percent_decode_str(raw)
         .decode_utf8_lossy()
         .into_owned()
@@ -33,6 +36,14 @@ pub fn decode(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_like_go() {
+        assert_eq!(decode("/plain/path"), "/plain/path");
+        assert_eq!(decode("/a%20b/%2F"), "/a b//");
+        assert_eq!(decode("/bad%zz/%"), "/bad%zz/%");
+        assert_eq!(decode("/caf%C3%A9"), "/café");
+    }
 
     #[test]
     fn cleans_like_go() {

@@ -25,8 +25,11 @@ use super::wire::{self, Exchange, Outgoing, Rejection, RequestHead};
 use crate::http1::BodyDecoder;
 use crate::reply::Reply;
 
-/// The handler's answer; `None` drops the connection (the write timeout elapsed).
-pub type Handling = Pin<Box<dyn Future<Output = Option<Reply>> + Send>>;
+/// The handler's answer, as a future the connection holds in its own while it runs; `None`
+/// drops the connection (the write timeout elapsed).
+pub trait Handling: Future<Output = Option<Reply>> + Unpin {}
+
+impl<F: Future<Output = Option<Reply>> + Unpin> Handling for F {}
 
 /// Per-server settings of every connection.
 #[derive(Debug, Clone, Copy)]
@@ -62,28 +65,30 @@ const WRITE_BATCH: usize = 64 * 1024;
 
 /// Serves HTTP/1.x requests on `io` until the client closes, a deadline elapses, or
 /// `shutdown` turns true while the connection is idle.
-pub async fn serve_connection<IO, H>(
+pub async fn serve_connection<IO, H, F>(
     mut io: IO,
     settings: ConnSettings,
     shutdown: watch::Receiver<bool>,
     handler: H,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
-    H: FnMut(Request<RequestBody>) -> Handling,
+    H: FnMut(Request<RequestBody>) -> F,
+    F: Handling,
 {
     serve_requests(&mut io, settings, shutdown, handler).await;
     // A clean end: FIN, and TLS's close_notify first (bounded: the peer may not be reading).
     let _ = tokio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
 }
 
-async fn serve_requests<IO, H>(
+async fn serve_requests<IO, H, F>(
     io: &mut IO,
     settings: ConnSettings,
     mut shutdown: watch::Receiver<bool>,
     mut handler: H,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
-    H: FnMut(Request<RequestBody>) -> Handling,
+    H: FnMut(Request<RequestBody>) -> F,
+    F: Handling,
 {
     let seen = shutdown.clone();
     let mut stop = Stop {
@@ -153,7 +158,7 @@ async fn serve_requests<IO, H>(
             None
         };
         let outcome = std::future::poll_fn(|cx| {
-            if let Poll::Ready(response) = handling.as_mut().poll(cx) {
+            if let Poll::Ready(response) = Pin::new(&mut handling).poll(cx) {
                 return Poll::Ready(Some(response));
             }
             if let Some(f) = feeder.as_mut() {
@@ -478,7 +483,10 @@ mod tests {
 
     /// A fake next service: echoes method, path and body; `/slow` waits (and records being
     /// dropped); `/stream` answers with a body of unknown length.
-    fn echo(dropped: Arc<AtomicBool>) -> impl FnMut(Request<RequestBody>) -> Handling {
+    /// What the test handler returns: any answer, boxed.
+    type Boxed = Pin<Box<dyn Future<Output = Option<Reply>> + Send>>;
+
+    fn echo(dropped: Arc<AtomicBool>) -> impl FnMut(Request<RequestBody>) -> Boxed {
         move |req| {
             let dropped = dropped.clone();
             Box::pin(async move {

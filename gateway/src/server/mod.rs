@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use arc_swap::ArcSwap;
 
 use crate::app::Gateway;
-use conn::{ConnSettings, Handling};
+use conn::ConnSettings;
 use deadline::{DeadlineIo, Deadlines, TrackedBody};
 
 /// Server-level settings from the service config.
@@ -186,26 +186,45 @@ fn tls_handshake_timeout(settings: &ServerSettings) -> Option<Duration> {
 
 /// What a connection calls for each request: the gateway current at its arrival (`run
 /// --watch` may swap in a new one; loading it is lock-free), bounded by `write_timeout`.
-/// The request's future lives on the heap while it runs.
+/// The request's future lives in the connection's own while it runs.
 fn handler(
     gateway: Arc<ArcSwap<Gateway>>,
     remote: SocketAddr,
     write_timeout: Option<Duration>,
-) -> impl Fn(http::Request<RequestBody>) -> Handling + Send + Sync + Clone + 'static {
-    move |req| {
-        let handling = gateway.load().handle(req, remote);
-        match write_timeout {
-            None => Box::pin(async move { Some(handling.await) }),
-            Some(limit) => {
-                Box::pin(async move { tokio::time::timeout(limit, handling).await.ok() })
-            }
+) -> impl Fn(http::Request<RequestBody>) -> Answering + Send + Sync + Clone + 'static {
+    move |req| Answering {
+        handled: gateway.load().handle(req, remote),
+        deadline: write_timeout.map(|limit| Box::pin(tokio::time::sleep(limit))),
+    }
+}
+
+/// A request's answer within `write_timeout`: `None` when the deadline passed first (Go then
+/// drops the connection).
+pub struct Answering {
+    handled: crate::app::Handled,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Future for Answering {
+    type Output = Option<crate::reply::Reply>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if let std::task::Poll::Ready(reply) = std::pin::Pin::new(&mut self.handled).poll(cx) {
+            return std::task::Poll::Ready(Some(reply));
+        }
+        match self.deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
+            Some(std::task::Poll::Ready(())) => std::task::Poll::Ready(None),
+            _ => std::task::Poll::Pending,
         }
     }
 }
 
 /// The handler as a hyper service, for the connections hyper serves.
 fn hyper_service(
-    handler: impl Fn(http::Request<RequestBody>) -> Handling + Send + Sync + Clone + 'static,
+    handler: impl Fn(http::Request<RequestBody>) -> Answering + Send + Sync + Clone + 'static,
     in_flight: Option<deadline::InFlight>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
