@@ -180,7 +180,7 @@ impl<T> Router<T> {
         };
         if let Some(tree) = self.tree(method) {
             let mut params = Vec::new();
-            if let Some(value) = find(tree, &segs, 0, &mut params) {
+            if let Some(value) = find(tree, segs, 0, &mut params) {
                 return Lookup::Found(Found { value, params });
             }
             if method != Method::CONNECT && path != "/" {
@@ -209,7 +209,7 @@ impl<T> Router<T> {
                 .trees
                 .iter()
                 .filter(|(m, _)| m != method)
-                .filter(|(_, t)| find(t, &segs, 0, &mut Vec::new()).is_some())
+                .filter(|(_, t)| find(t, segs, 0, &mut Vec::new()).is_some())
                 .map(|(m, _)| m.clone())
                 .collect();
             if !allowed.is_empty() {
