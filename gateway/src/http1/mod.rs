@@ -33,13 +33,15 @@ pub fn has_header(headers: &HeaderMap, name: &HeaderName) -> bool {
 /// Whether these headers (and HTTP version) end the connection after this exchange: HTTP/1.0
 /// closes unless `Connection: keep-alive`, HTTP/1.1 stays open unless `Connection: close`.
 pub fn wants_close(headers: &HeaderMap, version: Version) -> bool {
-    wants_close_in(
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .map(HeaderValue::as_bytes),
-        version,
-    )
+    wants_close_in(connection_values(headers), version)
+}
+
+/// The values of a message's `Connection` headers.
+fn connection_values(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .map(HeaderValue::as_bytes)
 }
 
 /// [`wants_close`] from the values of a message's `Connection` headers.
@@ -56,13 +58,7 @@ pub fn wants_close_in<'a>(
 
 /// Whether a `Connection` header lists `token`.
 pub fn has_connection_token(headers: &HeaderMap, token: &str) -> bool {
-    lists_token(
-        headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .map(HeaderValue::as_bytes),
-        token,
-    )
+    lists_token(connection_values(headers), token)
 }
 
 /// Whether any of these comma-separated values lists `token` (case aside).
