@@ -426,12 +426,20 @@ impl Future for Handled {
         self.routed = None;
         if let Some(after) = self.after.take() {
             let After { extra, access } = *after;
-            // Service guards' headers go into an `http` response.
-            if extra.is_some() {
-                let mut response = reply.into_response();
-                ServiceGuards::finish(extra, &mut response);
-                reply = Reply::Made(response);
-            }
+            // Service guards' headers: a relayed answer takes them as it is written, any
+            // other in its map.
+            reply = match (reply, extra) {
+                (reply, None) => reply,
+                (Reply::Relayed(mut relayed), Some(extra)) => {
+                    relayed.extra = Some(Box::new(extra));
+                    Reply::Relayed(relayed)
+                }
+                (reply, extra) => {
+                    let mut response = reply.into_response();
+                    ServiceGuards::finish(extra, &mut response);
+                    Reply::Made(response)
+                }
+            };
             if let Some(AccessEntry {
                 started,
                 method,

@@ -253,6 +253,7 @@ async fn exchange(
             fields: head.fields,
             body,
             version: endpoint.version().clone(),
+            extra: None,
         });
     }
     // Boxed: rare, and its future is large.

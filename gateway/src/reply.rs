@@ -2,7 +2,7 @@
 //! response relayed with its head as it came (see [`crate::relay`]), which the HTTP/1.x
 //! connection writes without a header map ever being built.
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 use http_body_util::BodyExt;
 
@@ -59,11 +59,16 @@ pub struct Relayed {
     pub body: PooledBody,
     /// The gateway's `X-Krakend` value.
     pub version: HeaderValue,
+    /// Headers a service guard adds (CORS, `security/http`): as `ServiceGuards::finish` adds
+    /// them to a map, the first value of each name, a `Vary` joining the backend's, any other
+    /// replacing the backend's of the same name.
+    pub extra: Option<Box<HeaderMap>>,
 }
 
 impl Relayed {
     /// The header fields sent to the client, in order: the backend's (names as they came)
-    /// but the hop-by-hop ones, then the gateway's where the backend sent none.
+    /// but the hop-by-hop ones and those a guard's replace, the gateway's where the backend
+    /// sent none, then the guards'.
     pub fn fields(&self) -> impl Iterator<Item = WireField<'_>> + '_ {
         let (mut has_version, mut has_completed) = (false, false);
         for (name, _) in self.fields.iter() {
@@ -79,15 +84,34 @@ impl Relayed {
             (!has_version).then(|| ours(b"X-Krakend", self.version.as_bytes())),
             (!has_completed).then(|| ours(b"X-Krakend-Completed", b"false")),
         ];
+        let extra = self.extra.as_deref();
+        let replaced = move |name: &[u8]| {
+            extra.is_some_and(|e| {
+                e.keys()
+                    .any(|k| *k != header::VARY && name.eq_ignore_ascii_case(k.as_str().as_bytes()))
+            })
+        };
+        let added = extra.into_iter().flat_map(|e| {
+            e.keys().filter_map(move |name| {
+                e.get(name).map(|value| WireField {
+                    name: name.as_str().as_bytes(),
+                    value: value.as_bytes(),
+                    canonical: false,
+                })
+            })
+        });
         self.fields
             .iter()
-            .filter(|(name, _)| !name_is_any(name, &HOP_BY_HOP))
+            .filter(move |(name, _)| !name_is_any(name, &HOP_BY_HOP) && !replaced(name))
             .map(WireField::raw)
             .chain(ours.into_iter().flatten())
+            .chain(added)
     }
 
-    /// The same answer as an `http` response: the fields of [`Relayed::fields`] in a map.
-    pub fn into_response(self) -> http::Response<Body> {
+    /// The same answer as an `http` response: the backend's fields and the gateway's in a
+    /// map, to which the guards' then go as `ServiceGuards::finish` adds them.
+    pub fn into_response(mut self) -> http::Response<Body> {
+        let extra = self.extra.take();
         let mut headers = HeaderMap::with_capacity(self.fields.len() + 2);
         for field in self.fields() {
             // The client's parser admits only tokens and visible values, which both take.
@@ -102,6 +126,7 @@ impl Relayed {
         let mut response = http::Response::new(body);
         *response.status_mut() = self.status;
         *response.headers_mut() = headers;
+        crate::security::ServiceGuards::finish(extra.map(|e| *e), &mut response);
         response
     }
 }

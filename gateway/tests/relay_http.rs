@@ -186,7 +186,8 @@ fn config(backend: SocketAddr) -> String {
     let b = format!("http://{backend}");
     r#"{
       "version": 3, "port": PORT, "timeout": "1s",
-      "extra_config": {"router": {"return_error_msg": true}},
+      "extra_config": {"router": {"return_error_msg": true},
+                       "security/cors": {"allow_origins": ["https://app.example"], "expose_headers": ["X-Custom"]}},
       "endpoints": [
         {"endpoint": "/pass/{path}", "output_encoding": "no-op",
          "input_query_strings": ["a", "b", "c d"],
@@ -367,6 +368,12 @@ fn the_relay_sends_and_answers_what_the_general_path_does() {
         "POST /listed/redirect HTTP/1.1\r\nHost: HOST\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             .to_string(),
         get("/refused", ""),
+        get("/pass/mixed", "Origin: https://app.example\r\n"),
+        "GET /pass/plain HTTP/1.0\r\nHost: HOST\r\n\r\n".to_string(),
+        "GET /pass/http10 HTTP/1.0\r\n\r\n".to_string(),
+        "POST /listed/plain HTTP/1.1\r\nHost: HOST\r\nContent-Length: 3\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\nabc"
+            .to_string(),
     ];
     for request in &cases {
         let from_relay = exchange(relay.port, request);

@@ -66,8 +66,10 @@ impl ServiceGuards {
                 return with_extra(r, extra);
             }
         }
+        // No header to add is no extra at all: the answer then goes out as it is.
+        let route = |extra: Option<HeaderMap>| Admission::Route(extra.filter(|e| !e.is_empty()));
         match &self.cors {
-            None => Admission::Route(extra),
+            None => route(extra),
             Some(c) => match c.inspect(method, headers) {
                 CorsOutcome::Answered(r) => with_extra(r, extra),
                 CorsOutcome::Continue(cors) => {
@@ -77,7 +79,7 @@ impl ServiceGuards {
                             all.append(name, value);
                         }
                     }
-                    Admission::Route(Some(all))
+                    route(Some(all))
                 }
             },
         }
