@@ -182,10 +182,12 @@ fn answer(path: &str, gzip: bool) -> (Vec<u8>, bool) {
     }
 }
 
-fn config(backend: SocketAddr) -> String {
+/// The configuration of both gateways; with `h2c`, plain connections are served by hyper
+/// (HTTP/1.1 and h2c), which takes a relayed answer as an `http` response.
+fn config(backend: SocketAddr, h2c: bool) -> String {
     let b = format!("http://{backend}");
     r#"{
-      "version": 3, "port": PORT, "timeout": "1s",
+      "version": 3, "port": PORT, "timeout": "1s", "use_h2c": H2C,
       "extra_config": {"router": {"return_error_msg": true},
                        "security/cors": {"allow_origins": ["https://app.example"], "expose_headers": ["X-Custom"]}},
       "endpoints": [
@@ -206,6 +208,7 @@ fn config(backend: SocketAddr) -> String {
       ]
     }"#
     .replace("\"B\"", &format!("\"{b}\""))
+    .replace("H2C", &h2c.to_string())
 }
 
 /// A running gateway, the relay on or off.
@@ -321,11 +324,34 @@ fn drain(log: &Log, port: u16, backend: SocketAddr) -> Vec<String> {
 
 #[test]
 fn the_relay_sends_and_answers_what_the_general_path_does() {
+    let (relay, general) = compare_on_every_case(false);
+    // The relay was in use: it keeps the backend's header order, where the general path's
+    // map groups a name's values together.
+    let mixed = "GET /pass/mixed HTTP/1.1\r\nHost: HOST\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        name_order(&exchange(relay.port, mixed))[..4],
+        ["Set-Cookie", "X-Custom", "Set-Cookie", "Content-Type"]
+    );
+    assert_eq!(
+        name_order(&exchange(general.port, mixed))[..4],
+        ["Set-Cookie", "Set-Cookie", "X-Custom", "X-Custom"]
+    );
+}
+
+/// Served by hyper (`use_h2c`), a relayed answer becomes an `http` response: the same again.
+#[test]
+fn relayed_answers_taken_as_http_responses_are_the_same_too() {
+    compare_on_every_case(true);
+}
+
+/// Sends every case to both gateways and compares what their backends received and what
+/// they answered; returns the two gateways, relay first.
+fn compare_on_every_case(h2c: bool) -> (Gateway, Gateway) {
     let (relay_log, general_log): (Log, Log) = Default::default();
     let relay_backend = scripted_backend(relay_log.clone());
     let general_backend = scripted_backend(general_log.clone());
-    let relay = Gateway::start(&config(relay_backend), true);
-    let general = Gateway::start(&config(general_backend), false);
+    let relay = Gateway::start(&config(relay_backend, h2c), true);
+    let general = Gateway::start(&config(general_backend, h2c), false);
 
     let get = |path: &str, extra: &str| {
         format!("GET {path} HTTP/1.1\r\nHost: HOST\r\n{extra}Connection: close\r\n\r\n")
@@ -392,16 +418,5 @@ fn the_relay_sends_and_answers_what_the_general_path_does() {
             String::from_utf8_lossy(&from_general)
         );
     }
-
-    // The relay was in use: it keeps the backend's header order, where the general path's
-    // map groups a name's values together.
-    let mixed = get("/pass/mixed", "");
-    assert_eq!(
-        name_order(&exchange(relay.port, &mixed))[..4],
-        ["Set-Cookie", "X-Custom", "Set-Cookie", "Content-Type"]
-    );
-    assert_eq!(
-        name_order(&exchange(general.port, &mixed))[..4],
-        ["Set-Cookie", "Set-Cookie", "X-Custom", "X-Custom"]
-    );
+    (relay, general)
 }
