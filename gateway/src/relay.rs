@@ -256,26 +256,41 @@ async fn exchange(
             extra: None,
         });
     }
+    let first = FirstTry {
+        url,
+        uri,
+        attempt,
+        head,
+        body,
+    };
     // Boxed: rare, and its future is large.
-    let general = Box::pin(general_after(
-        endpoint, backend, c, url, uri, attempt, head, body,
-    ));
-    Called::General(general.await)
+    Called::General(Box::pin(general_after(endpoint, backend, c, first)).await)
 }
 
-/// The general path's handling of a first answer it needs: the redirects it starts, or a
-/// body compressed at the gateway's request, read whole and undone.
-#[allow(clippy::too_many_arguments)]
-async fn general_after(
-    endpoint: &Endpoint,
-    backend: &BackendProxy,
-    c: ClientRequest,
+/// The first try of a relayed request, as the general path takes it over.
+struct FirstTry {
     url: String,
     uri: Uri,
     attempt: crate::backend::client::Attempt,
     head: ResponseHead,
     body: PooledBody,
+}
+
+/// The general path's handling of a first answer it needs: the redirects it starts, or a
+/// body compressed at the gateway's request, read whole and undone.
+async fn general_after(
+    endpoint: &Endpoint,
+    backend: &BackendProxy,
+    c: ClientRequest,
+    first: FirstTry,
 ) -> Outcome {
+    let FirstTry {
+        url,
+        uri,
+        attempt,
+        head,
+        body,
+    } = first;
     let method = backend.method().clone();
     let first = match head.into_response() {
         Ok(first) => first.map(|()| body),
