@@ -142,7 +142,22 @@ impl Gateway {
             HeaderValue::from_str(&format!("KrakenD Version {}", crate::COMPAT_VERSION))
                 .expect("ascii user agent");
         for e in &cfg.endpoints {
-            let proxy = pipeline::build_metered(e, &client, metrics);
+            // A relayed endpoint's stack is its one backend, which the relay calls too.
+            let relayed = match relay.then(|| crate::relay::ineligible(e, metered)) {
+                Some(None) => {
+                    tracing::debug!(endpoint = %e.endpoint, "served by the relay");
+                    Some(crate::relay::Relay::new(&e.backends[0], client.clone()))
+                }
+                Some(Some(why)) => {
+                    tracing::debug!(endpoint = %e.endpoint, why, "served by the proxy stack");
+                    None
+                }
+                None => None,
+            };
+            let proxy = match &relayed {
+                Some(relay) => relay.proxy(),
+                None => pipeline::build_metered(e, &client, metrics),
+            };
             let guards = match EndpointGuards::build(&e.security, &client) {
                 Ok(g) => g.map(Arc::new),
                 Err(err) => {
@@ -173,20 +188,7 @@ impl Gateway {
             if let Some(m) = metrics.filter(|m| m.router_enabled) {
                 handler = handler.with_metrics(m.route(e.method.as_str(), &e.endpoint));
             }
-            if relay {
-                match crate::relay::ineligible(e, metered) {
-                    None => {
-                        tracing::debug!(endpoint = %e.endpoint, "served by the relay");
-                        handler = handler.with_relay(Some(crate::relay::Relay::new(
-                            &e.backends[0],
-                            client.clone(),
-                        )));
-                    }
-                    Some(why) => {
-                        tracing::debug!(endpoint = %e.endpoint, why, "served by the proxy stack");
-                    }
-                }
-            }
+            handler = handler.with_relay(relayed);
             if let Err(err) = router.insert(
                 e.method.clone(),
                 &e.pattern,

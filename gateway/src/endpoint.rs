@@ -155,11 +155,6 @@ impl Endpoint {
         self
     }
 
-    /// Whether requests go through the relay.
-    pub fn relays(&self) -> bool {
-        self.relay.is_some()
-    }
-
     /// The endpoint's `timeout`.
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -350,8 +345,8 @@ impl Endpoint {
         } else {
             let passes = |n: &HeaderName| self.passes_header(n);
             // The client's User-Agent, when passed, stays; ours then goes as X-Forwarded-Via.
-            let keeps_agent =
-                client.contains_key(header::USER_AGENT) && passes(&header::USER_AGENT);
+            let keeps_agent = crate::http1::has_header(client, &header::USER_AGENT)
+                && passes(&header::USER_AGENT);
             let mut xfv = None;
             if keeps_agent {
                 xfv = ua.take();

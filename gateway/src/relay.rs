@@ -19,7 +19,9 @@ use std::task::{ready, Context, Poll};
 use http::header::{self, HeaderName, HeaderValue};
 use http::Uri;
 
-use crate::backend::client::{follows, is_replayable, parse_url, BodyMode, HttpClient};
+use crate::backend::client::{
+    follows, is_replayable, parse_url, response_of, BodyMode, HttpClient,
+};
 use crate::backend::h1::{HeadWriter, HostLine, OutgoingBody, ResponseHead};
 use crate::backend::pool::PooledBody;
 use crate::backend::{body_mode, BackendProxy};
@@ -116,6 +118,12 @@ impl Relay {
         Self {
             backend: Arc::new(BackendProxy::new(cfg, client, 1)),
         }
+    }
+
+    /// The backend as the endpoint's proxy stack (what `ineligible` lets through has no
+    /// other layer): the same backend, round robin and pool as the relay's.
+    pub fn proxy(&self) -> crate::proxy::SharedProxy {
+        self.backend.clone()
     }
 
     /// Starts serving `c` for `endpoint`: the backend's target is chosen now, the exchange
@@ -292,12 +300,9 @@ async fn general_after(
         body,
     } = first;
     let method = backend.method().clone();
-    let first = match head.into_response() {
-        Ok(first) => first.map(|()| body),
-        Err(e) => {
-            let op = crate::backend::client::go_op(&method);
-            return Outcome::err(ProxyError::Transport(format!("{op} {url:?}: {e}")));
-        }
+    let first = match response_of(head, body, &method, &url) {
+        Ok(first) => first,
+        Err(e) => return Outcome::err(e),
     };
     let request = endpoint.proxy_request(c);
     let mut out = backend.outgoing_to(request, method, url, Some(uri));

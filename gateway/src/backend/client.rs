@@ -340,13 +340,7 @@ impl HttpClient {
                     attempt.prepare(out, uri)
                 })
                 .await?;
-            let response = match head.into_response() {
-                Ok(head) => head.map(|()| body),
-                Err(e) => {
-                    let detail = error_chain(&PoolError::from(e));
-                    return Err(transport_error(&out.method, &out.url, detail));
-                }
-            };
+            let response = response_of(head, body, &out.method, &out.url)?;
             if !self.redirect(out, &mut attempt, &response, redirects)? {
                 return Ok(Received {
                     response,
@@ -406,6 +400,24 @@ impl HttpClient {
         out.url = next;
         out.uri = next_uri;
         Ok(true)
+    }
+}
+
+/// A response head and its body as an `http` response (its fields in a map); `method` and
+/// `url` name the request in the error of a head the map refuses.
+pub fn response_of(
+    head: ResponseHead,
+    body: PooledBody,
+    method: &Method,
+    url: &str,
+) -> Result<http::Response<PooledBody>, ProxyError> {
+    match head.into_response() {
+        Ok(head) => Ok(head.map(|()| body)),
+        Err(e) => Err(transport_error(
+            method,
+            url,
+            error_chain(&PoolError::from(e)),
+        )),
     }
 }
 

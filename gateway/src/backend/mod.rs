@@ -146,9 +146,7 @@ impl BackendProxy {
     /// The next call for these query and path parameters, through the round robin of hosts:
     /// which host, the URL, and that URL already parsed when the host was.
     pub fn next_target(&self, query: &Query, params: &Params) -> (usize, String, Option<Uri>) {
-        let host = self.inner.next_host.fetch_add(1, Ordering::Relaxed);
-        let (url, uri) = self.inner.target_and_uri(query, params, host);
-        (host % self.inner.hosts.len().max(1), url, uri)
+        self.inner.next_target(query, params)
     }
 
     /// The `Host` line of host number `host`, when it was parsed.
@@ -382,17 +380,18 @@ impl Inner {
         match request.target.take() {
             Some(t) => self.outgoing_to(request, t.method, t.url, None),
             None => {
-                let (url, uri) = self.next_target(&request.query, &request.params);
+                let (_, url, uri) = self.next_target(&request.query, &request.params);
                 self.outgoing_to(request, self.method.clone(), url, uri)
             }
         }
     }
 
-    /// The URL of the next call for `request` through the round robin of hosts, and that URL
+    /// The next call through the round robin of hosts: which host, the URL, and that URL
     /// already parsed when the host was.
-    fn next_target(&self, query: &Query, params: &Params) -> (String, Option<Uri>) {
+    fn next_target(&self, query: &Query, params: &Params) -> (usize, String, Option<Uri>) {
         let host = self.next_host.fetch_add(1, Ordering::Relaxed);
-        self.target_and_uri(query, params, host)
+        let (url, uri) = self.target_and_uri(query, params, host);
+        (host % self.hosts.len().max(1), url, uri)
     }
 
     /// Whether the backend's `input_headers` let `name` through (the gateway's own always go).

@@ -41,9 +41,12 @@ impl RawFields {
 
     /// Every (name, value), in order; names as they were written.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.spans
-            .iter()
-            .map(|s| (self.slice(s.name), self.slice(s.value)))
+        self.spans.iter().map(|s| self.pair(s))
+    }
+
+    /// Field number `i` (name, value), if there is one.
+    pub fn field(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.spans.get(i).map(|s| self.pair(s))
     }
 
     /// How many fields there are.
@@ -89,6 +92,10 @@ impl RawFields {
             headers.append(name, value);
         }
         Ok(headers)
+    }
+
+    fn pair(&self, span: &Span) -> (&[u8], &[u8]) {
+        (self.slice(span.name), self.slice(span.value))
     }
 
     fn slice(&self, (start, end): (u32, u32)) -> &[u8] {

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{Method, Request, Response};
+use http::{Method, Request};
 use hyper::body::Body as HttpBody;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
@@ -362,11 +362,11 @@ async fn write_reply<IO: AsyncWrite + Unpin>(
     match reply {
         Reply::Made(response) => {
             let (parts, body) = response.into_parts();
-            let head = Response::from_parts(parts, ());
             let length = body.size_hint().exact();
             let mut out = head_buffer(length);
-            let (outgoing, close) = wire::encode_response_head(&mut out, &head, length, exchange);
-            drop(head);
+            let (outgoing, close) =
+                wire::encode_head(&mut out, parts.status, &parts.headers, length, exchange);
+            drop(parts);
             write_body(io, out, body, outgoing, close).await
         }
         Reply::Relayed(relayed) => {
@@ -520,7 +520,7 @@ mod tests {
                 } else {
                     crate::body::full(text)
                 };
-                Some(Reply::Made(Response::new(body)))
+                Some(Reply::Made(http::Response::new(body)))
             })
         }
     }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, StatusCode, Uri, Version};
 
 use crate::http1::fields::WireField;
 use crate::http1::framing::{self, Framing};
@@ -271,25 +271,10 @@ impl OutField for WireField<'_> {
     }
 }
 
-/// Encodes a response head into `out`: hyper's framing rules (a known body size becomes
-/// `Content-Length`, an unknown one chunked), a `Date`, and `Connection` as the exchange needs.
-/// Returns the body's framing and whether the connection must close after it.
-pub fn encode_response_head<B>(
-    out: &mut Vec<u8>,
-    response: &Response<B>,
-    body_len: Option<u64>,
-    exchange: Exchange,
-) -> (Outgoing, bool) {
-    encode_head(
-        out,
-        response.status(),
-        response.headers().iter(),
-        body_len,
-        exchange,
-    )
-}
-
-/// [`encode_response_head`] of a head given by its status and fields.
+/// Encodes a response head of `status` and `fields` into `out`: hyper's framing rules (a
+/// known body size becomes `Content-Length`, an unknown one chunked), a `Date`, and
+/// `Connection` as the exchange needs. Returns the body's framing and whether the
+/// connection must close after it.
 pub fn encode_head<F: OutField>(
     out: &mut Vec<u8>,
     status: StatusCode,
@@ -549,7 +534,7 @@ mod tests {
         head_request: bool,
         version: Version,
     ) -> (String, Outgoing, bool) {
-        let mut response = Response::new(());
+        let mut response = http::Response::new(());
         *response.status_mut() = StatusCode::from_u16(status).unwrap();
         for (k, v) in headers {
             response.headers_mut().append(
@@ -563,7 +548,13 @@ mod tests {
             version,
             close: false,
         };
-        let (outgoing, close) = encode_response_head(&mut out, &response, body_len, exchange);
+        let (outgoing, close) = encode_head(
+            &mut out,
+            response.status(),
+            response.headers(),
+            body_len,
+            exchange,
+        );
         let text = String::from_utf8(out).unwrap();
         // The date changes: check its shape and take it out.
         let date_at = text.find("Date: ").expect("a Date header");
